@@ -1,6 +1,6 @@
 module github.com/oauth2mail/oauth2mail
 
-go 1.26
+go 1.26.0
 
 require (
 	github.com/AzureAD/microsoft-authentication-library-for-go v1.10.1 // indirect

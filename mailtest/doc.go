@@ -1,0 +1,10 @@
+// Package mailtest is a test kit for code that uses oauth2mail, in the
+// spirit of net/http/httptest: fake identity providers that behave like
+// the real ones (same paths, same error JSON, same quirks) and IMAP and
+// SMTP servers that accept XOAUTH2 and OAUTHBEARER only with tokens those
+// fakes issued and that have not expired. Everything listens on loopback
+// and needs no network.
+//
+// Applications may import it in their own tests. It depends on go-imap v2
+// and go-smtp; the core packages do not.
+package mailtest

@@ -1,0 +1,799 @@
+package oauth2client
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"io"
+	"log/slog"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/oauth2"
+	"golang.org/x/sync/singleflight"
+)
+
+// Defaults for the zero values of [Config].
+const (
+	DefaultStateTTL       = 10 * time.Minute
+	DefaultExpiryMargin   = 2 * time.Minute
+	DefaultRefreshTimeout = 60 * time.Second
+	DefaultLockTTL        = 90 * time.Second
+)
+
+// Config configures a [Client]. RedirectURL and Store are required; every
+// other field has a documented default for its zero value.
+type Config struct {
+	// RedirectURL is the absolute URL at which the application serves the
+	// Client's callback handler, exactly as registered with every
+	// provider (e.g. "https://mail.example.com/oauth2/callback"). One URL
+	// serves all connections.
+	RedirectURL string
+	// Store keeps the tokens. Required.
+	Store TokenStore
+	// States keeps pending authorizations. If nil, an in-memory
+	// [MemoryStateStore] is used: see [StateStore] for applications with
+	// several instances.
+	States StateStore
+	// Logger receives structured logs (never a token or secret). If nil,
+	// nothing is logged.
+	Logger *slog.Logger
+	// Now returns the current time. If nil, time.Now is used.
+	Now func() time.Time
+	// StateTTL is how long a user may take between StartAuthorization
+	// and the callback. Zero means [DefaultStateTTL] (10 minutes).
+	StateTTL time.Duration
+	// ExpiryMargin is how long before its expiry an access token is
+	// renewed, so that a token handed out stays valid while the mail
+	// session authenticates. Zero means [DefaultExpiryMargin].
+	ExpiryMargin time.Duration
+	// RefreshTimeout bounds one refresh (lock, provider call, save),
+	// independently of the callers waiting for it. Zero means
+	// [DefaultRefreshTimeout].
+	RefreshTimeout time.Duration
+	// LockTTL is the lease asked of a [Locker] store for one refresh.
+	// Zero means [DefaultLockTTL].
+	LockTTL time.Duration
+	// Hooks are called on account events. Nil fields are skipped.
+	Hooks Hooks
+}
+
+// Hooks tell the application about account events. They are called
+// synchronously from the goroutine that caused the event and must not
+// block for long.
+type Hooks struct {
+	// Authorized is called after a callback stored new tokens.
+	Authorized func(ctx context.Context, account string)
+	// Refreshed is called after a refresh stored new tokens.
+	Refreshed func(ctx context.Context, account string)
+	// ReauthRequired is called once when the provider refuses to renew an
+	// account's tokens, with the typed error. The account's record is
+	// marked [StatusNeedsReauth] and kept.
+	ReauthRequired func(ctx context.Context, account string, err error)
+	// Disconnected is called after Disconnect deleted an account's tokens.
+	Disconnected func(ctx context.Context, account string)
+}
+
+// Client connects mail accounts to OAuth 2.0 providers and keeps their
+// tokens fresh. It holds connections (a provider configured with one
+// application's credentials, under an ID the application chooses) and a
+// [TokenStore]; each mail account uses one connection.
+//
+// A Client is safe for concurrent use by multiple goroutines. Create one
+// per application and share it.
+type Client struct {
+	redirect       string
+	store          TokenStore
+	states         StateStore
+	log            *slog.Logger
+	now            func() time.Time
+	stateTTL       time.Duration
+	margin         time.Duration
+	refreshTimeout time.Duration
+	lockTTL        time.Duration
+	hooks          Hooks
+
+	mu    sync.RWMutex
+	conns map[string]Provider
+
+	seed   maphash.Seed
+	shards [cacheShards]cacheShard
+	flight singleflight.Group
+}
+
+const cacheShards = 64
+
+type cacheShard struct {
+	mu sync.RWMutex
+	m  map[string]*cacheEntry
+}
+
+type cacheEntry struct {
+	tok atomic.Pointer[cachedToken]
+}
+
+type cachedToken struct {
+	Token
+	renewAt time.Time
+}
+
+// Token is an access token ready for a mail server. The Client shares
+// Token values between callers: do not modify one.
+type Token struct {
+	// AccessToken is the bearer token for XOAUTH2 or OAUTHBEARER.
+	AccessToken Secret
+	// Expiry is when the token stops being accepted (zero: unknown).
+	Expiry time.Time
+	// Username is the SASL user: the mailbox address.
+	Username string
+	// Account and Connection say whose token it is.
+	Account, Connection string
+}
+
+// New returns a Client for cfg.
+func New(cfg Config) (*Client, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("oauth2client: Config.Store is nil: pass a token store, e.g. tokenstore.NewMemory() for tests or tokenstore.OpenFile(dir) for one process")
+	}
+	if err := checkRedirectURL(cfg.RedirectURL); err != nil {
+		return nil, err
+	}
+	c := &Client{
+		redirect:       cfg.RedirectURL,
+		store:          cfg.Store,
+		states:         cfg.States,
+		log:            cfg.Logger,
+		now:            cfg.Now,
+		stateTTL:       orDefault(cfg.StateTTL, DefaultStateTTL),
+		margin:         orDefault(cfg.ExpiryMargin, DefaultExpiryMargin),
+		refreshTimeout: orDefault(cfg.RefreshTimeout, DefaultRefreshTimeout),
+		lockTTL:        orDefault(cfg.LockTTL, DefaultLockTTL),
+		hooks:          cfg.Hooks,
+		conns:          make(map[string]Provider),
+		seed:           maphash.MakeSeed(),
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	if c.states == nil {
+		c.states = NewMemoryStateStore(c.now)
+	}
+	if c.log == nil {
+		c.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	for i := range c.shards {
+		c.shards[i].m = make(map[string]*cacheEntry)
+	}
+	return c, nil
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
+}
+
+func checkRedirectURL(raw string) error {
+	if raw == "" {
+		return errors.New("oauth2client: Config.RedirectURL is empty: set it to the absolute URL where you mount the callback handler, exactly as registered with the provider")
+	}
+	u, err := url.Parse(raw)
+	if err != nil || !u.IsAbs() || u.Host == "" {
+		return fmt.Errorf("oauth2client: Config.RedirectURL %q is not an absolute URL: use e.g. https://mail.example.com/oauth2/callback", raw)
+	}
+	if u.Fragment != "" {
+		return fmt.Errorf("oauth2client: Config.RedirectURL %q has a fragment: providers reject redirect URIs with '#'", raw)
+	}
+	return nil
+}
+
+// RedirectURL returns the callback URL the Client sends to providers.
+func (c *Client) RedirectURL() string { return c.redirect }
+
+// SetConnection adds the connection id, or replaces its provider (when an
+// administrator edits the settings). If the provider has rules for
+// redirect URIs ([RedirectURIValidator]), the Client's RedirectURL is
+// checked against them now.
+func (c *Client) SetConnection(id string, p Provider) error {
+	if id == "" {
+		return errors.New("oauth2client: connection ID is empty")
+	}
+	if p == nil {
+		return fmt.Errorf("oauth2client: connection %q: provider is nil", id)
+	}
+	if v, ok := p.(RedirectURIValidator); ok {
+		if err := v.ValidateRedirectURI(c.redirect); err != nil {
+			return fmt.Errorf("oauth2client: connection %q: %w", id, err)
+		}
+	}
+	c.mu.Lock()
+	c.conns[id] = p
+	c.mu.Unlock()
+	return nil
+}
+
+// RemoveConnection forgets the connection id. Accounts stored with it
+// keep their records but cannot be refreshed until it is set again.
+func (c *Client) RemoveConnection(id string) {
+	c.mu.Lock()
+	delete(c.conns, id)
+	c.mu.Unlock()
+}
+
+// Connection returns the provider of connection id.
+func (c *Client) Connection(id string) (Provider, error) {
+	c.mu.RLock()
+	p, ok := c.conns[id]
+	c.mu.RUnlock()
+	if !ok {
+		return nil, fmt.Errorf("oauth2client: connection %q: %w (add it with SetConnection)", id, ErrUnknownConnection)
+	}
+	return p, nil
+}
+
+// AuthOptions are per-authorization extras for [Client.StartAuthorization].
+type AuthOptions struct {
+	// LoginHint pre-fills the user's address on the sign-in page.
+	LoginHint string
+	// Prompt asks the provider for "select_account", "consent" or
+	// "login".
+	Prompt string
+	// Session binds the authorization to the user's browser session
+	// (e.g. the application's session ID or user ID). When set, the
+	// callback handler only accepts the response in a request whose
+	// [HandlerConfig.Session] returns the same value. This defeats login
+	// CSRF: an attacker who starts a flow with their own mailbox cannot
+	// make a victim's browser complete it into the victim's account.
+	Session string
+	// ReturnTo is a same-origin path ("/settings/mail?tab=2") the
+	// default success page redirects to. Absolute and protocol-relative
+	// URLs are rejected.
+	ReturnTo string
+	// RequireUsername, when set, makes the callback fail with
+	// [ErrIdentityMismatch] unless the provider signs in this mailbox
+	// (compared case-insensitively), so a user cannot attach someone
+	// else's mailbox to the account.
+	RequireUsername string
+}
+
+// StartAuthorization begins connecting account through connection and
+// returns the provider URL to send the user's browser to. The provider
+// returns the browser to the Client's RedirectURL, served by [Client.Handler].
+// Any earlier tokens of account are replaced when the flow completes.
+func (c *Client) StartAuthorization(ctx context.Context, connection, account string, opts *AuthOptions) (string, error) {
+	if account == "" {
+		return "", errors.New("oauth2client: account is empty")
+	}
+	p, err := c.Connection(connection)
+	if err != nil {
+		return "", err
+	}
+	var o AuthOptions
+	if opts != nil {
+		o = *opts
+	}
+	if err := CheckReturnTo(o.ReturnTo); err != nil {
+		return "", err
+	}
+	id, mac, state, err := newState()
+	if err != nil {
+		return "", err
+	}
+	verifier := oauth2.GenerateVerifier()
+	pend := &Pending{
+		Connection:      connection,
+		Account:         account,
+		MAC:             mac,
+		Verifier:        Secret(verifier),
+		ReturnTo:        o.ReturnTo,
+		RequireUsername: o.RequireUsername,
+		Expires:         c.now().Add(c.stateTTL),
+	}
+	if o.Session != "" {
+		h := sha256.Sum256([]byte(o.Session))
+		pend.Session = h[:]
+	}
+	authURL, err := p.AuthCodeURL(ctx, AuthRequest{
+		State:         state,
+		CodeChallenge: oauth2.S256ChallengeFromVerifier(verifier),
+		RedirectURI:   c.redirect,
+		LoginHint:     o.LoginHint,
+		Prompt:        o.Prompt,
+	})
+	if err != nil {
+		return "", fmt.Errorf("oauth2client: connection %q: building the authorization URL: %w", connection, err)
+	}
+	if err := c.states.Put(ctx, id, pend); err != nil {
+		return "", fmt.Errorf("oauth2client: saving the pending authorization: %w", err)
+	}
+	c.log.LogAttrs(ctx, slog.LevelDebug, "oauth2client: authorization started",
+		slog.String("connection", connection), slog.String("account", account))
+	return authURL, nil
+}
+
+// The state is 32 random bytes, base64url-encoded: the first 16 name the
+// pending entry, the last 16 are a secret whose hash the entry keeps, so
+// lookups by name never leak timing about the secret half.
+const stateHalf = 16
+
+func newState() (id string, mac []byte, state string, err error) {
+	var b [2 * stateHalf]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", nil, "", fmt.Errorf("oauth2client: reading random bytes: %w", err)
+	}
+	h := sha256.Sum256(b[stateHalf:])
+	return base64.RawURLEncoding.EncodeToString(b[:stateHalf]), h[:], base64.RawURLEncoding.EncodeToString(b[:]), nil
+}
+
+func splitState(state string) (id string, mac []byte, ok bool) {
+	if len(state) != base64.RawURLEncoding.EncodedLen(2*stateHalf) {
+		return "", nil, false
+	}
+	b, err := base64.RawURLEncoding.DecodeString(state)
+	if err != nil || len(b) != 2*stateHalf {
+		return "", nil, false
+	}
+	h := sha256.Sum256(b[stateHalf:])
+	return base64.RawURLEncoding.EncodeToString(b[:stateHalf]), h[:], true
+}
+
+// CheckReturnTo reports whether p is acceptable as a post-login redirect:
+// empty, or a path on the same origin ("/x", not "//host", "/\host",
+// "https://host" or anything with a scheme or control characters).
+func CheckReturnTo(p string) error {
+	if p == "" {
+		return nil
+	}
+	bad := func(why string) error {
+		return fmt.Errorf("oauth2client: return-to %q rejected: %s; use a path on this site such as /settings", p, why)
+	}
+	if len(p) > 2048 {
+		return bad("longer than 2048 bytes")
+	}
+	if p[0] != '/' {
+		return bad("not a path starting with '/'")
+	}
+	if len(p) > 1 && (p[1] == '/' || p[1] == '\\') {
+		return bad("protocol-relative URL pointing to another host")
+	}
+	for _, r := range p {
+		if r < 0x20 || r == 0x7f || r == '\\' {
+			return bad("control character or backslash")
+		}
+	}
+	u, err := url.Parse(p)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil {
+		return bad("not a same-origin path")
+	}
+	return nil
+}
+
+// ErrNotConnected wraps [ErrNotFound] for accounts the Client has no tokens for.
+func notConnected(account string, err error) error {
+	return fmt.Errorf("oauth2client: account %q has no tokens: connect it with StartAuthorization (or ConnectAppOnly): %w", account, err)
+}
+
+func (c *Client) shard(account string) *cacheShard {
+	return &c.shards[maphash.String(c.seed, account)&(cacheShards-1)]
+}
+
+func (c *Client) cached(account string) *cachedToken {
+	s := c.shard(account)
+	s.mu.RLock()
+	e := s.m[account]
+	s.mu.RUnlock()
+	if e == nil {
+		return nil
+	}
+	return e.tok.Load()
+}
+
+func (c *Client) setCached(account string, ct *cachedToken) {
+	s := c.shard(account)
+	s.mu.Lock()
+	e := s.m[account]
+	if e == nil {
+		e = new(cacheEntry)
+		s.m[account] = e
+	}
+	s.mu.Unlock()
+	e.tok.Store(ct)
+}
+
+func (c *Client) evict(account string) {
+	s := c.shard(account)
+	s.mu.Lock()
+	delete(s.m, account)
+	s.mu.Unlock()
+}
+
+// Token returns a valid access token for account. A token cached in
+// memory and not due for renewal is returned at once, without I/O or
+// allocation. Otherwise the Client loads the stored record and, if the
+// access token is due, refreshes it: one refresh per account at a time
+// (callers that arrive meanwhile wait for it on their own ctx), saved to
+// the store before any caller gets the new token, so that a rotated
+// refresh token is never lost. If the provider fails transiently while the
+// stored access token is still valid, that token is returned.
+//
+// Errors wrap [ErrNotFound] for an account never connected,
+// [ErrReauthRequired] when the user must sign in again, and
+// [ErrTransient] (through a [*ProviderError]) for outages.
+func (c *Client) Token(ctx context.Context, account string) (*Token, error) {
+	if ct := c.cached(account); ct != nil && c.now().Before(ct.renewAt) {
+		return &ct.Token, nil
+	}
+	return c.obtain(ctx, account, "")
+}
+
+// Refresh renews the access token of account now, unless another caller
+// already replaced the token that was current when Refresh was called.
+// Use it when a mail server rejects a token the Client believed valid
+// (revoked, or clock skew); retry the login once with the result.
+func (c *Client) Refresh(ctx context.Context, account string) (*Token, error) {
+	var stale Secret
+	if ct := c.cached(account); ct != nil {
+		stale = ct.AccessToken
+	} else if rec, err := c.store.Load(ctx, account); err == nil {
+		stale = rec.AccessToken
+	}
+	if stale == "" {
+		stale = Secret("\x00none")
+	}
+	return c.obtain(ctx, account, stale)
+}
+
+// obtain gets a token through the per-account single flight. A non-empty
+// stale token is never returned: it forces a refresh unless someone else
+// already replaced it.
+func (c *Client) obtain(ctx context.Context, account string, stale Secret) (*Token, error) {
+	for range 2 {
+		ch := c.flight.DoChan(account, func() (any, error) {
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.refreshTimeout)
+			defer cancel()
+			return c.renew(rctx, account, stale)
+		})
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("oauth2client: waiting for the token of account %q: %w", account, ctx.Err())
+		case r := <-ch:
+			if r.Err != nil {
+				return nil, r.Err
+			}
+			t := r.Val.(*Token)
+			if stale != "" && t.AccessToken == stale {
+				// We joined a flight that started before our
+				// token was rejected; go again.
+				continue
+			}
+			return t, nil
+		}
+	}
+	return nil, fmt.Errorf("oauth2client: account %q: the provider returned the rejected token again: %w", account, ErrTransient)
+}
+
+func (c *Client) usable(g *Grant, now time.Time) bool {
+	return g.AccessToken != "" && (g.Expiry.IsZero() || now.Add(c.margin).Before(g.Expiry))
+}
+
+func (c *Client) publish(rec *Record, renewAt time.Time) *Token {
+	ct := &cachedToken{
+		Token: Token{
+			AccessToken: rec.AccessToken,
+			Expiry:      rec.Expiry,
+			Username:    rec.Identity.Username,
+			Account:     rec.Account,
+			Connection:  rec.Connection,
+		},
+		renewAt: renewAt,
+	}
+	c.setCached(rec.Account, ct)
+	return &ct.Token
+}
+
+func (c *Client) renewAt(g *Grant) time.Time {
+	if g.Expiry.IsZero() {
+		return time.Unix(1<<62, 0)
+	}
+	return g.Expiry.Add(-c.margin)
+}
+
+// transientRetry is how long a still-valid token is served after a
+// transient refresh failure before the next attempt.
+const transientRetry = 15 * time.Second
+
+func (c *Client) renew(ctx context.Context, account string, stale Secret) (*Token, error) {
+	if l, ok := c.store.(Locker); ok {
+		unlock, err := l.Lock(ctx, account, c.lockTTL)
+		if err != nil {
+			return nil, fmt.Errorf("oauth2client: locking account %q for refresh: %w: %w", account, ErrTransient, err)
+		}
+		defer func() {
+			if err := unlock(context.WithoutCancel(ctx)); err != nil {
+				c.log.LogAttrs(ctx, slog.LevelWarn, "oauth2client: releasing refresh lock failed",
+					slog.String("account", account), slog.String("error", err.Error()))
+			}
+		}()
+	}
+	rec, err := c.store.Load(ctx, account)
+	if errors.Is(err, ErrNotFound) {
+		c.evict(account)
+		return nil, notConnected(account, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("oauth2client: loading the tokens of account %q: %w", account, err)
+	}
+	if rec.Status == StatusNeedsReauth {
+		c.evict(account)
+		return nil, &ReauthError{Account: account, Connection: rec.Connection, Reason: rec.LastError}
+	}
+	now := c.now()
+	if c.usable(&rec.Grant, now) && rec.AccessToken != stale {
+		return c.publish(rec, c.renewAt(&rec.Grant)), nil
+	}
+	p, err := c.Connection(rec.Connection)
+	if err != nil {
+		return nil, fmt.Errorf("oauth2client: account %q: %w", account, err)
+	}
+	var g *Grant
+	if rec.AppOnly {
+		ap, ok := p.(AppOnlyProvider)
+		if !ok {
+			return nil, fmt.Errorf("oauth2client: account %q: connection %q: %w", account, rec.Connection, ErrAppOnlyUnsupported)
+		}
+		g, err = ap.AppToken(ctx, rec.Identity.Username)
+	} else {
+		g, err = p.Refresh(ctx, &rec.Grant)
+	}
+	if err != nil {
+		return c.refreshFailed(ctx, rec, stale, now, err)
+	}
+	next := rec.Clone()
+	next.Grant = *g
+	if g.RefreshToken == "" {
+		next.RefreshToken = rec.RefreshToken
+	}
+	if g.Identity == (Identity{}) {
+		next.Identity = rec.Identity
+	}
+	if g.ProviderState == nil {
+		next.ProviderState = rec.ProviderState
+	}
+	if len(g.Scopes) == 0 {
+		next.Scopes = rec.Scopes
+	}
+	next.AppOnly = rec.AppOnly
+	next.Status, next.LastError, next.Updated = StatusConnected, "", now
+	if err := c.write(ctx, next); err != nil {
+		if errors.Is(err, ErrConflict) {
+			// Another instance wrote meanwhile (a store without a
+			// Locker). Theirs is stored: use it if it is good.
+			if cur, lerr := c.store.Load(ctx, account); lerr == nil && c.usable(&cur.Grant, now) && cur.AccessToken != stale {
+				return c.publish(cur, c.renewAt(&cur.Grant)), nil
+			}
+		}
+		return nil, fmt.Errorf("oauth2client: saving the refreshed tokens of account %q: %w", account, err)
+	}
+	c.log.LogAttrs(ctx, slog.LevelDebug, "oauth2client: token refreshed",
+		slog.String("account", account), slog.Time("expiry", next.Expiry))
+	if c.hooks.Refreshed != nil {
+		c.hooks.Refreshed(ctx, account)
+	}
+	return c.publish(next, c.renewAt(&next.Grant)), nil
+}
+
+func (c *Client) refreshFailed(ctx context.Context, rec *Record, stale Secret, now time.Time, err error) (*Token, error) {
+	account := rec.Account
+	if ClassOf(err) == ClassReauth {
+		marked := rec.Clone()
+		marked.Status, marked.LastError, marked.Updated = StatusNeedsReauth, err.Error(), now
+		if werr := c.write(ctx, marked); werr != nil {
+			c.log.LogAttrs(ctx, slog.LevelWarn, "oauth2client: could not mark account as needing re-authorization",
+				slog.String("account", account), slog.String("error", werr.Error()))
+		}
+		c.evict(account)
+		c.log.LogAttrs(ctx, slog.LevelWarn, "oauth2client: account needs re-authorization",
+			slog.String("account", account), slog.String("error", err.Error()))
+		if c.hooks.ReauthRequired != nil {
+			c.hooks.ReauthRequired(ctx, account, err)
+		}
+		return nil, fmt.Errorf("oauth2client: refreshing account %q: %w", account, err)
+	}
+	c.log.LogAttrs(ctx, slog.LevelWarn, "oauth2client: refresh failed",
+		slog.String("account", account), slog.String("error", err.Error()))
+	if rec.AccessToken != "" && rec.AccessToken != stale && (rec.Expiry.IsZero() || now.Before(rec.Expiry)) {
+		renew := now.Add(transientRetry)
+		if renew.After(rec.Expiry) {
+			renew = rec.Expiry
+		}
+		return c.publish(rec, renew), nil
+	}
+	return nil, fmt.Errorf("oauth2client: refreshing account %q: %w", account, err)
+}
+
+func (c *Client) write(ctx context.Context, rec *Record) error {
+	if cas, ok := c.store.(CompareAndSwapper); ok {
+		return cas.CompareAndSwap(ctx, rec)
+	}
+	return c.store.Save(ctx, rec)
+}
+
+// ReauthError says that an account needs its user to sign in again. It
+// matches [ErrReauthRequired].
+type ReauthError struct {
+	Account, Connection string
+	// Reason is the stored description of the failure that required it.
+	Reason string
+}
+
+// Error says which account needs re-authorization and why.
+func (e *ReauthError) Error() string {
+	s := fmt.Sprintf("oauth2client: account %q must be authorized again (start a new authorization)", e.Account)
+	if e.Reason != "" {
+		s += ": " + e.Reason
+	}
+	return s
+}
+
+// Is matches [ErrReauthRequired].
+func (e *ReauthError) Is(target error) bool { return target == ErrReauthRequired }
+
+// ConnectAppOnly connects account to mailbox through connection's
+// app-only access (Entra client credentials, a Google service account):
+// no user is involved. It fetches a first token to prove the access works
+// and stores it; later tokens are obtained the same way.
+func (c *Client) ConnectAppOnly(ctx context.Context, connection, account, mailbox string) (*Token, error) {
+	if account == "" || mailbox == "" {
+		return nil, errors.New("oauth2client: ConnectAppOnly needs an account and a mailbox address")
+	}
+	p, err := c.Connection(connection)
+	if err != nil {
+		return nil, err
+	}
+	ap, ok := p.(AppOnlyProvider)
+	if !ok {
+		return nil, fmt.Errorf("oauth2client: connection %q: %w", connection, ErrAppOnlyUnsupported)
+	}
+	g, err := ap.AppToken(ctx, mailbox)
+	if err != nil {
+		return nil, fmt.Errorf("oauth2client: app-only token for %q: %w", mailbox, err)
+	}
+	g.AppOnly = true
+	if g.Identity.Username == "" {
+		g.Identity.Username = mailbox
+	}
+	rec, err := c.storeGrant(ctx, connection, account, g)
+	if err != nil {
+		return nil, err
+	}
+	return c.publish(rec, c.renewAt(&rec.Grant)), nil
+}
+
+// storeGrant writes a fresh grant for account, replacing whatever was
+// stored, and returns the stored record.
+func (c *Client) storeGrant(ctx context.Context, connection, account string, g *Grant) (*Record, error) {
+	for range 3 {
+		rec := &Record{Account: account}
+		if cur, err := c.store.Load(ctx, account); err == nil {
+			rec.Version = cur.Version
+		} else if !errors.Is(err, ErrNotFound) {
+			return nil, fmt.Errorf("oauth2client: loading account %q: %w", account, err)
+		}
+		rec.Connection = connection
+		rec.Grant = *g
+		rec.Updated = c.now()
+		err := c.write(ctx, rec)
+		if err == nil {
+			return rec, nil
+		}
+		if !errors.Is(err, ErrConflict) {
+			return nil, fmt.Errorf("oauth2client: saving the tokens of account %q: %w", account, err)
+		}
+	}
+	return nil, fmt.Errorf("oauth2client: saving the tokens of account %q: %w (three times in a row)", account, ErrConflict)
+}
+
+// Disconnect forgets account: it revokes the grant where the provider
+// supports it ([Revoker]) and deletes the stored record. The record is
+// deleted even if revocation fails; the revocation error is returned.
+func (c *Client) Disconnect(ctx context.Context, account string) error {
+	rec, err := c.store.Load(ctx, account)
+	if errors.Is(err, ErrNotFound) {
+		c.evict(account)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("oauth2client: loading account %q: %w", account, err)
+	}
+	var revokeErr error
+	if p, perr := c.Connection(rec.Connection); perr == nil {
+		if r, ok := p.(Revoker); ok && !rec.AppOnly {
+			if err := r.Revoke(ctx, &rec.Grant); err != nil {
+				revokeErr = fmt.Errorf("oauth2client: revoking the grant of account %q (tokens deleted anyway): %w", account, err)
+			}
+		}
+	}
+	c.evict(account)
+	if err := c.store.Delete(ctx, account); err != nil {
+		return errors.Join(fmt.Errorf("oauth2client: deleting account %q: %w", account, err), revokeErr)
+	}
+	c.evict(account)
+	if c.hooks.Disconnected != nil {
+		c.hooks.Disconnected(ctx, account)
+	}
+	return revokeErr
+}
+
+// AccountInfo describes a stored account for status pages.
+type AccountInfo struct {
+	Account, Connection string
+	// Username is the mailbox address.
+	Username string
+	// Status says whether the user must sign in again.
+	Status Status
+	// LastError is the redacted reason of the last permanent failure.
+	LastError string
+	// Expiry is the expiry of the stored access token.
+	Expiry time.Time
+	// AppOnly is true for app-only accounts.
+	AppOnly bool
+	// Updated is when the tokens were last written.
+	Updated time.Time
+	// Mail describes the connection's mail service (zero if the
+	// connection is unknown).
+	Mail MailService
+}
+
+// Account returns what is stored for account, without tokens. The error
+// wraps [ErrNotFound] for an account never connected.
+func (c *Client) Account(ctx context.Context, account string) (*AccountInfo, error) {
+	rec, err := c.store.Load(ctx, account)
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return nil, notConnected(account, err)
+		}
+		return nil, fmt.Errorf("oauth2client: loading account %q: %w", account, err)
+	}
+	info := &AccountInfo{
+		Account: rec.Account, Connection: rec.Connection, Username: rec.Identity.Username,
+		Status: rec.Status, LastError: rec.LastError, Expiry: rec.Expiry, AppOnly: rec.AppOnly, Updated: rec.Updated,
+	}
+	if p, err := c.Connection(rec.Connection); err == nil {
+		info.Mail = p.Mail()
+	}
+	return info, nil
+}
+
+// TokenSource adapts the Client to [oauth2.TokenSource] for one account,
+// for code that wants that interface (an *http.Client from
+// oauth2.NewClient, say). Because TokenSource.Token takes no context,
+// every call uses ctx: pass a context that lives as long as the source
+// (not a request's), or prefer [Client.Token], which takes one per call.
+func (c *Client) TokenSource(ctx context.Context, account string) oauth2.TokenSource {
+	return tokenSource{c: c, ctx: ctx, account: account}
+}
+
+type tokenSource struct {
+	c       *Client
+	ctx     context.Context //nolint:containedctx // documented: oauth2.TokenSource has no ctx parameter
+	account string
+}
+
+func (s tokenSource) Token() (*oauth2.Token, error) {
+	t, err := s.c.Token(s.ctx, s.account)
+	if err != nil {
+		return nil, err
+	}
+	return &oauth2.Token{AccessToken: string(t.AccessToken), TokenType: "Bearer", Expiry: t.Expiry}, nil
+}
+
+// sameUser compares mailbox names the way mail providers do.
+func sameUser(a, b string) bool { return strings.EqualFold(strings.TrimSpace(a), strings.TrimSpace(b)) }

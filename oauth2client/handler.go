@@ -1,0 +1,363 @@
+package oauth2client
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"html"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"unicode/utf8"
+)
+
+// Errors of the callback handler, returned wrapped in a [*CallbackError]
+// (along with the state errors such as [ErrStateExpired]).
+var (
+	// ErrMethodNotAllowed: the callback was called with a method other
+	// than GET (or POST when form_post is allowed).
+	ErrMethodNotAllowed = errors.New("oauth2client: method not allowed on the callback")
+	// ErrRequestTooLarge: the query or body exceeds the handler's limits.
+	ErrRequestTooLarge = errors.New("oauth2client: callback request too large")
+	// ErrMalformedRequest: the request could not be parsed.
+	ErrMalformedRequest = errors.New("oauth2client: malformed callback request")
+	// ErrMissingCode: the provider returned neither a code nor an error.
+	ErrMissingCode = errors.New("oauth2client: the callback carries no authorization code")
+	// ErrSessionMismatch: the callback arrived in another browser session
+	// than the one that started the authorization (possible login CSRF).
+	ErrSessionMismatch = errors.New("oauth2client: the authorization was started in another browser session")
+	// ErrIssuerMismatch: the RFC 9207 iss parameter is not the provider's.
+	ErrIssuerMismatch = errors.New("oauth2client: the authorization response comes from an unexpected issuer")
+	// ErrIdentityMismatch: the provider signed in another mailbox than
+	// the one the application required.
+	ErrIdentityMismatch = errors.New("oauth2client: the signed-in mailbox is not the one required")
+)
+
+// Limits of the callback handler.
+const (
+	maxCallbackQuery = 8 << 10
+	maxCallbackBody  = 16 << 10
+	maxDescription   = 512
+)
+
+// CallbackError is the error the callback handler passes to
+// [HandlerConfig.OnError]. It wraps the cause (a sentinel such as
+// [ErrStateExpired], an [*AuthorizationError], or a [*ProviderError]) and
+// says which account it concerns when that is known.
+type CallbackError struct {
+	// Connection and Account are set once the state was recognised.
+	Connection, Account string
+	// Status is the HTTP status the default error page uses.
+	Status int
+	// Err is the cause.
+	Err error
+}
+
+// Error describes the failure.
+func (e *CallbackError) Error() string {
+	if e.Account != "" {
+		return fmt.Sprintf("oauth2client: callback for account %q (connection %q): %v", e.Account, e.Connection, e.Err)
+	}
+	return "oauth2client: callback: " + e.Err.Error()
+}
+
+// Unwrap returns the cause.
+func (e *CallbackError) Unwrap() error { return e.Err }
+
+// AuthorizationError is an error answer the provider sent to the callback
+// instead of a code (RFC 6749 §4.1.2.1): the user cancelled or refused
+// consent, or the request was wrong.
+type AuthorizationError struct {
+	// Code is the error parameter, e.g. "access_denied".
+	Code string
+	// Description is the error_description parameter, shortened and
+	// stripped of control characters.
+	Description string
+}
+
+// Error describes the answer.
+func (e *AuthorizationError) Error() string {
+	s := "oauth2client: the provider refused the authorization: " + e.Code
+	if e.Description != "" {
+		s += ": " + e.Description
+	}
+	switch e.Class() {
+	case ClassUser:
+		s += " (the user cancelled or declined; they can start again)"
+	case ClassTransient:
+		s += " (temporary; try again)"
+	case ClassConfig:
+		s += " (check the connection's client ID, scopes and redirect URI at the provider)"
+	}
+	return s
+}
+
+// Class classifies the answer.
+func (e *AuthorizationError) Class() Class {
+	switch e.Code {
+	case "access_denied", "consent_required", "interaction_required", "login_required", "account_selection_required":
+		return ClassUser
+	case "temporarily_unavailable", "server_error":
+		return ClassTransient
+	case "invalid_request", "unauthorized_client", "unsupported_response_type", "invalid_scope", "invalid_client":
+		return ClassConfig
+	}
+	return ClassUnknown
+}
+
+// Is matches [ErrTransient] for transient answers.
+func (e *AuthorizationError) Is(target error) bool {
+	return target == ErrTransient && e.Class() == ClassTransient
+}
+
+// Authorization is what the callback handler passes to
+// [HandlerConfig.OnSuccess].
+type Authorization struct {
+	Connection, Account string
+	// Username is the mailbox the provider signed in.
+	Username string
+	// ReturnTo is the validated same-origin path passed to
+	// StartAuthorization, or empty.
+	ReturnTo string
+}
+
+// HandlerConfig configures [Client.Handler]. The zero value is usable:
+// it renders minimal pages and accepts only GET.
+type HandlerConfig struct {
+	// OnSuccess renders the response after the tokens were stored. If
+	// nil, the handler redirects (303) to the authorization's ReturnTo or
+	// shows a short page saying the mailbox is connected.
+	OnSuccess func(w http.ResponseWriter, r *http.Request, a *Authorization)
+	// OnError renders a failure; err is a [*CallbackError]. If nil, a
+	// short page with a safe explanation ([UserMessage]) and the status
+	// from the CallbackError is shown. Never write err.Error() into a
+	// page: it is for logs.
+	OnError func(w http.ResponseWriter, r *http.Request, err error)
+	// Session returns the browser-session binding of r, the same value
+	// passed as [AuthOptions.Session] when the authorization started. It
+	// is required if any authorization is started with a Session.
+	Session func(r *http.Request) string
+	// AllowFormPost accepts the provider's response_mode=form_post (a
+	// POST with a form body) as well as GET.
+	AllowFormPost bool
+}
+
+// Handler returns the one callback handler for all connections: mount it
+// at the path of the Client's RedirectURL. It validates the state
+// (single use, expiry, connection and account binding, browser session),
+// completes PKCE, exchanges the code, stores the tokens, then calls the
+// hooks. Its responses carry Cache-Control: no-store and Referrer-Policy:
+// no-referrer and never contain a code, token or internal error text.
+func (c *Client) Handler(cfg HandlerConfig) http.Handler {
+	return &callbackHandler{c: c, cfg: cfg}
+}
+
+type callbackHandler struct {
+	c   *Client
+	cfg HandlerConfig
+}
+
+func (h *callbackHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	hdr := w.Header()
+	hdr.Set("Cache-Control", "no-store")
+	hdr.Set("Pragma", "no-cache")
+	hdr.Set("Referrer-Policy", "no-referrer")
+	hdr.Set("X-Content-Type-Options", "nosniff")
+	a, err := h.complete(r)
+	if err != nil {
+		h.c.log.LogAttrs(r.Context(), slog.LevelWarn, "oauth2client: callback failed", slog.String("error", err.Error()))
+		if h.cfg.OnError != nil {
+			h.cfg.OnError(w, r, err)
+			return
+		}
+		status := http.StatusBadRequest
+		var ce *CallbackError
+		if errors.As(err, &ce) && ce.Status != 0 {
+			status = ce.Status
+		}
+		if status == http.StatusMethodNotAllowed {
+			allow := http.MethodGet
+			if h.cfg.AllowFormPost {
+				allow += ", " + http.MethodPost
+			}
+			hdr.Set("Allow", allow)
+		}
+		writePage(w, status, "Mailbox not connected", UserMessage(err))
+		return
+	}
+	if h.cfg.OnSuccess != nil {
+		h.cfg.OnSuccess(w, r, a)
+		return
+	}
+	if a.ReturnTo != "" {
+		http.Redirect(w, r, a.ReturnTo, http.StatusSeeOther)
+		return
+	}
+	writePage(w, http.StatusOK, "Mailbox connected", "The mailbox "+a.Username+" is connected. You can close this window.")
+}
+
+func writePage(w http.ResponseWriter, status int, title, msg string) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = fmt.Fprintf(w, "<!doctype html><meta charset=utf-8><title>%s</title><h1>%s</h1><p>%s</p>\n",
+		html.EscapeString(title), html.EscapeString(title), html.EscapeString(msg))
+}
+
+func (h *callbackHandler) params(r *http.Request) (url.Values, error) {
+	if len(r.URL.RawQuery) > maxCallbackQuery {
+		return nil, &CallbackError{Status: http.StatusRequestURITooLong, Err: ErrRequestTooLarge}
+	}
+	switch {
+	case r.Method == http.MethodGet:
+		q, err := url.ParseQuery(r.URL.RawQuery)
+		if err != nil {
+			return nil, &CallbackError{Status: http.StatusBadRequest, Err: ErrMalformedRequest}
+		}
+		return q, nil
+	case r.Method == http.MethodPost && h.cfg.AllowFormPost:
+		if r.Body == nil {
+			return nil, &CallbackError{Status: http.StatusBadRequest, Err: ErrMalformedRequest}
+		}
+		r.Body = http.MaxBytesReader(nil, r.Body, maxCallbackBody)
+		if err := r.ParseForm(); err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				return nil, &CallbackError{Status: http.StatusRequestEntityTooLarge, Err: ErrRequestTooLarge}
+			}
+			return nil, &CallbackError{Status: http.StatusBadRequest, Err: ErrMalformedRequest}
+		}
+		return r.PostForm, nil
+	}
+	return nil, &CallbackError{Status: http.StatusMethodNotAllowed, Err: ErrMethodNotAllowed}
+}
+
+func (h *callbackHandler) complete(r *http.Request) (*Authorization, error) {
+	q, err := h.params(r)
+	if err != nil {
+		return nil, err
+	}
+	c := h.c
+	id, mac, ok := splitState(q.Get("state"))
+	if !ok || len(q["state"]) != 1 {
+		return nil, &CallbackError{Status: http.StatusBadRequest, Err: ErrStateInvalid}
+	}
+	pend, err := c.states.Take(r.Context(), id)
+	if err != nil {
+		status := http.StatusBadRequest
+		if !errors.Is(err, ErrStateInvalid) && !errors.Is(err, ErrStateExpired) && !errors.Is(err, ErrStateReplayed) {
+			status = http.StatusServiceUnavailable
+		}
+		return nil, &CallbackError{Status: status, Err: err}
+	}
+	if subtle.ConstantTimeCompare(pend.MAC, mac) != 1 {
+		return nil, &CallbackError{Status: http.StatusBadRequest, Err: ErrStateInvalid}
+	}
+	fail := func(status int, err error) (*Authorization, error) {
+		return nil, &CallbackError{Connection: pend.Connection, Account: pend.Account, Status: status, Err: err}
+	}
+	if pend.Session != nil {
+		var got string
+		if h.cfg.Session != nil {
+			got = h.cfg.Session(r)
+		}
+		sum := sha256.Sum256([]byte(got))
+		if got == "" || subtle.ConstantTimeCompare(pend.Session, sum[:]) != 1 {
+			return fail(http.StatusForbidden, ErrSessionMismatch)
+		}
+	}
+	p, err := c.Connection(pend.Connection)
+	if err != nil {
+		return fail(http.StatusBadRequest, err)
+	}
+	iss := q.Get("iss")
+	want := ""
+	if ip, ok := p.(IssuerProvider); ok {
+		want = ip.Issuer()
+	}
+	if (iss != "" || want != "") && iss != want {
+		return fail(http.StatusBadRequest, ErrIssuerMismatch)
+	}
+	if code := q.Get("error"); code != "" {
+		return fail(http.StatusBadRequest, &AuthorizationError{Code: clean(code, 64), Description: clean(q.Get("error_description"), maxDescription)})
+	}
+	code := q.Get("code")
+	if code == "" || len(q["code"]) != 1 {
+		return fail(http.StatusBadRequest, ErrMissingCode)
+	}
+	// The exchange must not be abandoned when the browser goes away: the
+	// code is single-use.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), c.refreshTimeout)
+	defer cancel()
+	g, err := p.Exchange(ctx, ExchangeRequest{Code: Secret(code), CodeVerifier: pend.Verifier, RedirectURI: c.redirect})
+	if err != nil {
+		status := http.StatusBadGateway
+		if ClassOf(err) == ClassTransient {
+			status = http.StatusServiceUnavailable
+		}
+		return fail(status, err)
+	}
+	if pend.RequireUsername != "" && !sameUser(pend.RequireUsername, g.Identity.Username) {
+		return fail(http.StatusForbidden, ErrIdentityMismatch)
+	}
+	rec, err := c.storeGrant(ctx, pend.Connection, pend.Account, g)
+	if err != nil {
+		return fail(http.StatusServiceUnavailable, err)
+	}
+	c.publish(rec, c.renewAt(&rec.Grant))
+	c.log.LogAttrs(ctx, slog.LevelInfo, "oauth2client: account authorized",
+		slog.String("connection", pend.Connection), slog.String("account", pend.Account))
+	if c.hooks.Authorized != nil {
+		c.hooks.Authorized(ctx, pend.Account)
+	}
+	return &Authorization{Connection: pend.Connection, Account: pend.Account, Username: g.Identity.Username, ReturnTo: pend.ReturnTo}, nil
+}
+
+// clean shortens s to at most n bytes of valid UTF-8 without control
+// characters, for provider text that ends up in errors.
+func clean(s string, n int) string {
+	s = strings.ToValidUTF8(s, "")
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, s)
+	if len(s) > n {
+		s = s[:n]
+		for !utf8.ValidString(s) {
+			s = s[:len(s)-1]
+		}
+		s += "…"
+	}
+	return s
+}
+
+// UserMessage returns a short explanation of err that is safe to show to
+// the end user: it never contains codes, tokens or internal details.
+func UserMessage(err error) string {
+	var ae *AuthorizationError
+	switch {
+	case err == nil:
+		return ""
+	case errors.Is(err, ErrStateExpired):
+		return "The sign-in took too long and has expired. Please start again."
+	case errors.Is(err, ErrStateReplayed):
+		return "This sign-in link was already used. Please start again."
+	case errors.Is(err, ErrStateInvalid):
+		return "This sign-in response is not valid here. Please start again from the application."
+	case errors.Is(err, ErrSessionMismatch):
+		return "The sign-in was started in another browser session. Please start again from the application."
+	case errors.Is(err, ErrIdentityMismatch):
+		return "You signed in with a different mailbox than the one being connected. Please sign in with the right account."
+	case errors.As(err, &ae) && ae.Class() == ClassUser:
+		return "The sign-in was cancelled or access was not granted. You can start again."
+	case errors.Is(err, ErrMethodNotAllowed), errors.Is(err, ErrRequestTooLarge), errors.Is(err, ErrMalformedRequest), errors.Is(err, ErrMissingCode):
+		return "The sign-in response was malformed. Please start again."
+	case ClassOf(err) == ClassTransient || errors.Is(err, ErrTransient):
+		return "The mail provider is temporarily unavailable. Please try again in a few minutes."
+	}
+	return "The mailbox could not be connected. Please contact your administrator."
+}
