@@ -10,6 +10,7 @@ import (
 	"hash/maphash"
 	"io"
 	"log/slog"
+	"math"
 	"net/url"
 	"strings"
 	"sync"
@@ -26,6 +27,12 @@ const (
 	DefaultExpiryMargin   = 2 * time.Minute
 	DefaultRefreshTimeout = 60 * time.Second
 	DefaultLockTTL        = 90 * time.Second
+	DefaultRefreshAhead   = 10 * time.Minute
+	DefaultRefreshJitter  = 5 * time.Minute
+	DefaultRefreshRate    = 50.0
+	DefaultRefreshWorkers = 8
+	DefaultBackoffMin     = time.Second
+	DefaultBackoffMax     = 5 * time.Minute
 )
 
 // Config configures a [Client]. RedirectURL and Store are required; every
@@ -45,8 +52,9 @@ type Config struct {
 	// Logger receives structured logs (never a token or secret). If nil,
 	// nothing is logged.
 	Logger *slog.Logger
-	// Now returns the current time. If nil, time.Now is used.
-	Now func() time.Time
+	// Clock gives the time and the scheduler's timers. If nil, the real
+	// clock is used.
+	Clock Clock
 	// StateTTL is how long a user may take between StartAuthorization
 	// and the callback. Zero means [DefaultStateTTL] (10 minutes).
 	StateTTL time.Duration
@@ -61,6 +69,32 @@ type Config struct {
 	// LockTTL is the lease asked of a [Locker] store for one refresh.
 	// Zero means [DefaultLockTTL].
 	LockTTL time.Duration
+	// RefreshAhead is how long before its expiry the scheduler started by
+	// [Client.Run] renews an access token, so that in steady state a
+	// token request never waits on the network. It must exceed
+	// ExpiryMargin. Zero means [DefaultRefreshAhead] (10 minutes).
+	RefreshAhead time.Duration
+	// RefreshJitter spreads proactive refreshes: each is scheduled at a
+	// random point in the RefreshJitter before the RefreshAhead mark, so
+	// tokens issued in the same minute are not renewed in the same
+	// second. Zero means [DefaultRefreshJitter] (5 minutes); negative
+	// means none.
+	RefreshJitter time.Duration
+	// RefreshRate limits the scheduler's refreshes per connection, in
+	// token requests per second, to stay under the identity provider's
+	// throttling. Zero means [DefaultRefreshRate].
+	RefreshRate float64
+	// RefreshBurst is the burst allowed above RefreshRate. Zero means
+	// the rate rounded up (at least 1).
+	RefreshBurst int
+	// RefreshWorkers is the number of proactive refreshes the scheduler
+	// runs at once. Zero means [DefaultRefreshWorkers].
+	RefreshWorkers int
+	// Backoff bounds the retry delays after transient failures: the
+	// delay doubles from BackoffMin up to BackoffMax, with jitter, and a
+	// provider's Retry-After is honoured when longer. Zero values mean
+	// [DefaultBackoffMin] and [DefaultBackoffMax].
+	BackoffMin, BackoffMax time.Duration
 	// Hooks are called on account events. Nil fields are skipped.
 	Hooks Hooks
 }
@@ -77,6 +111,10 @@ type Hooks struct {
 	// account's tokens, with the typed error. The account's record is
 	// marked [StatusNeedsReauth] and kept.
 	ReauthRequired func(ctx context.Context, account string, err error)
+	// RefreshFailed is called after each failed refresh that is not a
+	// refusal (network, outage, throttling), with the typed error. The
+	// stored record is unchanged and the refresh will be retried.
+	RefreshFailed func(ctx context.Context, account string, err error)
 	// Disconnected is called after Disconnect deleted an account's tokens.
 	Disconnected func(ctx context.Context, account string)
 }
@@ -99,6 +137,12 @@ type Client struct {
 	refreshTimeout time.Duration
 	lockTTL        time.Duration
 	hooks          Hooks
+	clock          Clock
+	ahead, jitter  time.Duration
+	rate           float64
+	burst, workers int
+	backoffMin     time.Duration
+	backoffMax     time.Duration
 
 	mu    sync.RWMutex
 	conns map[string]Provider
@@ -106,6 +150,7 @@ type Client struct {
 	seed   maphash.Seed
 	shards [cacheShards]cacheShard
 	flight singleflight.Group
+	sched  scheduler
 }
 
 const cacheShards = 64
@@ -115,8 +160,18 @@ type cacheShard struct {
 	m  map[string]*cacheEntry
 }
 
+// cacheEntry is the Client's in-memory view of one account. tok is read
+// lock-free on the hot path; the rest is guarded by mu.
 type cacheEntry struct {
 	tok atomic.Pointer[cachedToken]
+
+	mu          sync.Mutex
+	refreshing  bool
+	failures    int
+	retryAt     time.Time
+	lastErr     error
+	lastRefresh time.Time
+	needsReauth bool
 }
 
 type cachedToken struct {
@@ -150,18 +205,44 @@ func New(cfg Config) (*Client, error) {
 		store:          cfg.Store,
 		states:         cfg.States,
 		log:            cfg.Logger,
-		now:            cfg.Now,
+		clock:          cfg.Clock,
 		stateTTL:       orDefault(cfg.StateTTL, DefaultStateTTL),
 		margin:         orDefault(cfg.ExpiryMargin, DefaultExpiryMargin),
 		refreshTimeout: orDefault(cfg.RefreshTimeout, DefaultRefreshTimeout),
 		lockTTL:        orDefault(cfg.LockTTL, DefaultLockTTL),
 		hooks:          cfg.Hooks,
+		ahead:          orDefault(cfg.RefreshAhead, DefaultRefreshAhead),
+		jitter:         cfg.RefreshJitter,
+		rate:           cfg.RefreshRate,
+		burst:          cfg.RefreshBurst,
+		workers:        cfg.RefreshWorkers,
+		backoffMin:     orDefault(cfg.BackoffMin, DefaultBackoffMin),
+		backoffMax:     orDefault(cfg.BackoffMax, DefaultBackoffMax),
 		conns:          make(map[string]Provider),
 		seed:           maphash.MakeSeed(),
 	}
-	if c.now == nil {
-		c.now = time.Now
+	if c.clock == nil {
+		c.clock = realClock{}
 	}
+	c.now = c.clock.Now
+	if c.jitter == 0 {
+		c.jitter = DefaultRefreshJitter
+	} else if c.jitter < 0 {
+		c.jitter = 0
+	}
+	if c.rate <= 0 {
+		c.rate = DefaultRefreshRate
+	}
+	if c.burst <= 0 {
+		c.burst = max(1, int(math.Ceil(c.rate)))
+	}
+	if c.workers <= 0 {
+		c.workers = DefaultRefreshWorkers
+	}
+	if c.ahead <= c.margin {
+		return nil, fmt.Errorf("oauth2client: Config.RefreshAhead (%v) must exceed Config.ExpiryMargin (%v): proactive refreshes must happen before tokens are due", c.ahead, c.margin)
+	}
+	c.sched.init()
 	if c.states == nil {
 		c.states = NewMemoryStateStore(c.now)
 	}
@@ -376,256 +457,6 @@ func CheckReturnTo(p string) error {
 	return nil
 }
 
-// ErrNotConnected wraps [ErrNotFound] for accounts the Client has no tokens for.
-func notConnected(account string, err error) error {
-	return fmt.Errorf("oauth2client: account %q has no tokens: connect it with StartAuthorization (or ConnectAppOnly): %w", account, err)
-}
-
-func (c *Client) shard(account string) *cacheShard {
-	return &c.shards[maphash.String(c.seed, account)&(cacheShards-1)]
-}
-
-func (c *Client) cached(account string) *cachedToken {
-	s := c.shard(account)
-	s.mu.RLock()
-	e := s.m[account]
-	s.mu.RUnlock()
-	if e == nil {
-		return nil
-	}
-	return e.tok.Load()
-}
-
-func (c *Client) setCached(account string, ct *cachedToken) {
-	s := c.shard(account)
-	s.mu.Lock()
-	e := s.m[account]
-	if e == nil {
-		e = new(cacheEntry)
-		s.m[account] = e
-	}
-	s.mu.Unlock()
-	e.tok.Store(ct)
-}
-
-func (c *Client) evict(account string) {
-	s := c.shard(account)
-	s.mu.Lock()
-	delete(s.m, account)
-	s.mu.Unlock()
-}
-
-// Token returns a valid access token for account. A token cached in
-// memory and not due for renewal is returned at once, without I/O or
-// allocation. Otherwise the Client loads the stored record and, if the
-// access token is due, refreshes it: one refresh per account at a time
-// (callers that arrive meanwhile wait for it on their own ctx), saved to
-// the store before any caller gets the new token, so that a rotated
-// refresh token is never lost. If the provider fails transiently while the
-// stored access token is still valid, that token is returned.
-//
-// Errors wrap [ErrNotFound] for an account never connected,
-// [ErrReauthRequired] when the user must sign in again, and
-// [ErrTransient] (through a [*ProviderError]) for outages.
-func (c *Client) Token(ctx context.Context, account string) (*Token, error) {
-	if ct := c.cached(account); ct != nil && c.now().Before(ct.renewAt) {
-		return &ct.Token, nil
-	}
-	return c.obtain(ctx, account, "")
-}
-
-// Refresh renews the access token of account now, unless another caller
-// already replaced the token that was current when Refresh was called.
-// Use it when a mail server rejects a token the Client believed valid
-// (revoked, or clock skew); retry the login once with the result.
-func (c *Client) Refresh(ctx context.Context, account string) (*Token, error) {
-	var stale Secret
-	if ct := c.cached(account); ct != nil {
-		stale = ct.AccessToken
-	} else if rec, err := c.store.Load(ctx, account); err == nil {
-		stale = rec.AccessToken
-	}
-	if stale == "" {
-		stale = Secret("\x00none")
-	}
-	return c.obtain(ctx, account, stale)
-}
-
-// obtain gets a token through the per-account single flight. A non-empty
-// stale token is never returned: it forces a refresh unless someone else
-// already replaced it.
-func (c *Client) obtain(ctx context.Context, account string, stale Secret) (*Token, error) {
-	for range 2 {
-		ch := c.flight.DoChan(account, func() (any, error) {
-			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.refreshTimeout)
-			defer cancel()
-			return c.renew(rctx, account, stale)
-		})
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("oauth2client: waiting for the token of account %q: %w", account, ctx.Err())
-		case r := <-ch:
-			if r.Err != nil {
-				return nil, r.Err
-			}
-			t := r.Val.(*Token)
-			if stale != "" && t.AccessToken == stale {
-				// We joined a flight that started before our
-				// token was rejected; go again.
-				continue
-			}
-			return t, nil
-		}
-	}
-	return nil, fmt.Errorf("oauth2client: account %q: the provider returned the rejected token again: %w", account, ErrTransient)
-}
-
-func (c *Client) usable(g *Grant, now time.Time) bool {
-	return g.AccessToken != "" && (g.Expiry.IsZero() || now.Add(c.margin).Before(g.Expiry))
-}
-
-func (c *Client) publish(rec *Record, renewAt time.Time) *Token {
-	ct := &cachedToken{
-		Token: Token{
-			AccessToken: rec.AccessToken,
-			Expiry:      rec.Expiry,
-			Username:    rec.Identity.Username,
-			Account:     rec.Account,
-			Connection:  rec.Connection,
-		},
-		renewAt: renewAt,
-	}
-	c.setCached(rec.Account, ct)
-	return &ct.Token
-}
-
-func (c *Client) renewAt(g *Grant) time.Time {
-	if g.Expiry.IsZero() {
-		return time.Unix(1<<62, 0)
-	}
-	return g.Expiry.Add(-c.margin)
-}
-
-// transientRetry is how long a still-valid token is served after a
-// transient refresh failure before the next attempt.
-const transientRetry = 15 * time.Second
-
-func (c *Client) renew(ctx context.Context, account string, stale Secret) (*Token, error) {
-	if l, ok := c.store.(Locker); ok {
-		unlock, err := l.Lock(ctx, account, c.lockTTL)
-		if err != nil {
-			return nil, fmt.Errorf("oauth2client: locking account %q for refresh: %w: %w", account, ErrTransient, err)
-		}
-		defer func() {
-			if err := unlock(context.WithoutCancel(ctx)); err != nil {
-				c.log.LogAttrs(ctx, slog.LevelWarn, "oauth2client: releasing refresh lock failed",
-					slog.String("account", account), slog.String("error", err.Error()))
-			}
-		}()
-	}
-	rec, err := c.store.Load(ctx, account)
-	if errors.Is(err, ErrNotFound) {
-		c.evict(account)
-		return nil, notConnected(account, err)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("oauth2client: loading the tokens of account %q: %w", account, err)
-	}
-	if rec.Status == StatusNeedsReauth {
-		c.evict(account)
-		return nil, &ReauthError{Account: account, Connection: rec.Connection, Reason: rec.LastError}
-	}
-	now := c.now()
-	if c.usable(&rec.Grant, now) && rec.AccessToken != stale {
-		return c.publish(rec, c.renewAt(&rec.Grant)), nil
-	}
-	p, err := c.Connection(rec.Connection)
-	if err != nil {
-		return nil, fmt.Errorf("oauth2client: account %q: %w", account, err)
-	}
-	var g *Grant
-	if rec.AppOnly {
-		ap, ok := p.(AppOnlyProvider)
-		if !ok {
-			return nil, fmt.Errorf("oauth2client: account %q: connection %q: %w", account, rec.Connection, ErrAppOnlyUnsupported)
-		}
-		g, err = ap.AppToken(ctx, rec.Identity.Username)
-	} else {
-		g, err = p.Refresh(ctx, &rec.Grant)
-	}
-	if err != nil {
-		return c.refreshFailed(ctx, rec, stale, now, err)
-	}
-	next := rec.Clone()
-	next.Grant = *g
-	if g.RefreshToken == "" {
-		next.RefreshToken = rec.RefreshToken
-	}
-	if g.Identity == (Identity{}) {
-		next.Identity = rec.Identity
-	}
-	if g.ProviderState == nil {
-		next.ProviderState = rec.ProviderState
-	}
-	if len(g.Scopes) == 0 {
-		next.Scopes = rec.Scopes
-	}
-	next.AppOnly = rec.AppOnly
-	next.Status, next.LastError, next.Updated = StatusConnected, "", now
-	if err := c.write(ctx, next); err != nil {
-		if errors.Is(err, ErrConflict) {
-			// Another instance wrote meanwhile (a store without a
-			// Locker). Theirs is stored: use it if it is good.
-			if cur, lerr := c.store.Load(ctx, account); lerr == nil && c.usable(&cur.Grant, now) && cur.AccessToken != stale {
-				return c.publish(cur, c.renewAt(&cur.Grant)), nil
-			}
-		}
-		return nil, fmt.Errorf("oauth2client: saving the refreshed tokens of account %q: %w", account, err)
-	}
-	c.log.LogAttrs(ctx, slog.LevelDebug, "oauth2client: token refreshed",
-		slog.String("account", account), slog.Time("expiry", next.Expiry))
-	if c.hooks.Refreshed != nil {
-		c.hooks.Refreshed(ctx, account)
-	}
-	return c.publish(next, c.renewAt(&next.Grant)), nil
-}
-
-func (c *Client) refreshFailed(ctx context.Context, rec *Record, stale Secret, now time.Time, err error) (*Token, error) {
-	account := rec.Account
-	if ClassOf(err) == ClassReauth {
-		marked := rec.Clone()
-		marked.Status, marked.LastError, marked.Updated = StatusNeedsReauth, err.Error(), now
-		if werr := c.write(ctx, marked); werr != nil {
-			c.log.LogAttrs(ctx, slog.LevelWarn, "oauth2client: could not mark account as needing re-authorization",
-				slog.String("account", account), slog.String("error", werr.Error()))
-		}
-		c.evict(account)
-		c.log.LogAttrs(ctx, slog.LevelWarn, "oauth2client: account needs re-authorization",
-			slog.String("account", account), slog.String("error", err.Error()))
-		if c.hooks.ReauthRequired != nil {
-			c.hooks.ReauthRequired(ctx, account, err)
-		}
-		return nil, fmt.Errorf("oauth2client: refreshing account %q: %w", account, err)
-	}
-	c.log.LogAttrs(ctx, slog.LevelWarn, "oauth2client: refresh failed",
-		slog.String("account", account), slog.String("error", err.Error()))
-	if rec.AccessToken != "" && rec.AccessToken != stale && (rec.Expiry.IsZero() || now.Before(rec.Expiry)) {
-		renew := now.Add(transientRetry)
-		if renew.After(rec.Expiry) {
-			renew = rec.Expiry
-		}
-		return c.publish(rec, renew), nil
-	}
-	return nil, fmt.Errorf("oauth2client: refreshing account %q: %w", account, err)
-}
-
-func (c *Client) write(ctx context.Context, rec *Record) error {
-	if cas, ok := c.store.(CompareAndSwapper); ok {
-		return cas.CompareAndSwap(ctx, rec)
-	}
-	return c.store.Save(ctx, rec)
-}
-
 // ReauthError says that an account needs its user to sign in again. It
 // matches [ErrReauthRequired].
 type ReauthError struct {
@@ -730,46 +561,6 @@ func (c *Client) Disconnect(ctx context.Context, account string) error {
 		c.hooks.Disconnected(ctx, account)
 	}
 	return revokeErr
-}
-
-// AccountInfo describes a stored account for status pages.
-type AccountInfo struct {
-	Account, Connection string
-	// Username is the mailbox address.
-	Username string
-	// Status says whether the user must sign in again.
-	Status Status
-	// LastError is the redacted reason of the last permanent failure.
-	LastError string
-	// Expiry is the expiry of the stored access token.
-	Expiry time.Time
-	// AppOnly is true for app-only accounts.
-	AppOnly bool
-	// Updated is when the tokens were last written.
-	Updated time.Time
-	// Mail describes the connection's mail service (zero if the
-	// connection is unknown).
-	Mail MailService
-}
-
-// Account returns what is stored for account, without tokens. The error
-// wraps [ErrNotFound] for an account never connected.
-func (c *Client) Account(ctx context.Context, account string) (*AccountInfo, error) {
-	rec, err := c.store.Load(ctx, account)
-	if err != nil {
-		if errors.Is(err, ErrNotFound) {
-			return nil, notConnected(account, err)
-		}
-		return nil, fmt.Errorf("oauth2client: loading account %q: %w", account, err)
-	}
-	info := &AccountInfo{
-		Account: rec.Account, Connection: rec.Connection, Username: rec.Identity.Username,
-		Status: rec.Status, LastError: rec.LastError, Expiry: rec.Expiry, AppOnly: rec.AppOnly, Updated: rec.Updated,
-	}
-	if p, err := c.Connection(rec.Connection); err == nil {
-		info.Mail = p.Mail()
-	}
-	return info, nil
 }
 
 // TokenSource adapts the Client to [oauth2.TokenSource] for one account,
