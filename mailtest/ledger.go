@@ -113,7 +113,8 @@ func (l *Ledger) Lookup(token string) (TokenInfo, bool) {
 }
 
 // Check reports whether token is valid now for username (compared
-// case-insensitively). An empty username skips the user check.
+// case-insensitively). An empty username skips the user check, and so do
+// app-only tokens, which open any mailbox the application may access.
 func (l *Ledger) Check(username, token string) (TokenInfo, error) {
 	ti, ok := l.Lookup(token)
 	switch {
@@ -123,7 +124,7 @@ func (l *Ledger) Check(username, token string) (TokenInfo, error) {
 		return ti, ErrTokenRevoked
 	case !l.now().Before(ti.Expiry):
 		return ti, ErrTokenExpired
-	case username != "" && !strings.EqualFold(username, ti.Username):
+	case username != "" && !ti.AppOnly && !strings.EqualFold(username, ti.Username):
 		return ti, ErrWrongUser
 	}
 	return ti, nil

@@ -1,0 +1,509 @@
+package azure
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/cache"
+	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/confidential"
+
+	"github.com/oauth2mail/oauth2mail/oauth2client"
+)
+
+// Config is what the administrator copies from the Microsoft Entra admin
+// center (App registrations > your app). ClientID, Tenant and exactly one
+// credential are required; every other field has a documented default.
+type Config struct {
+	// ClientID is the "Application (client) ID" on the app's Overview
+	// page.
+	ClientID string
+	// Tenant is the "Directory (tenant) ID" on the Overview page, or a
+	// verified domain (contoso.com). For a multi-tenant app, use
+	// "organizations" (work and school accounts of any tenant) or
+	// "common" (also personal Microsoft accounts); app-only access needs
+	// a real tenant.
+	Tenant string
+	// Cloud is the Microsoft cloud. The zero value means [Global].
+	Cloud Cloud
+	// AuthorityURL replaces the cloud's sign-in host with a custom https
+	// base URL (private clouds, tests with mailtest.NewAzure). MSAL's
+	// instance discovery is then off.
+	AuthorityURL string
+	// HTTPClient is used for every call to Entra. If nil, a client with a
+	// 30-second timeout is used.
+	HTTPClient *http.Client
+
+	// ClientSecret is the secret's Value (Certificates & secrets > Client
+	// secrets > Value), not its Secret ID.
+	ClientSecret oauth2client.Secret
+	// CertificatePEM is a certificate and its unencrypted RSA private key
+	// in PEM, the certificate uploaded under Certificates & secrets >
+	// Certificates. (Convert a PKCS#12 file with
+	// "openssl pkcs12 -in app.pfx -nodes -out app.pem".)
+	CertificatePEM []byte
+	// Assertion returns a signed client assertion (a JWT with aud = the
+	// token endpoint) for federated or workload identity credentials.
+	Assertion func(ctx context.Context, tokenEndpoint string) (string, error)
+
+	// AppOnly makes the connection use the application's own identity
+	// (client credentials with IMAP.AccessAsApp / SMTP.SendAsApp
+	// application permissions) instead of users' delegated consent.
+	AppOnly bool
+	// Scopes replaces the delegated mail scopes (default: the cloud's
+	// IMAP.AccessAsUser.All and SMTP.Send). offline_access, openid and
+	// profile are always added.
+	Scopes []string
+	// DomainHint skips the home-realm discovery page (e.g. "contoso.com").
+	DomainHint string
+	// IMAP and SMTP replace the cloud's mail servers (tests, proxies).
+	IMAP, SMTP oauth2client.ServerAddr
+	// Pool is how many MSAL clients serve calls in parallel (each holds
+	// one account's cache during a call). Zero means 4.
+	Pool int
+}
+
+// Provider is the Microsoft Entra ID / Exchange Online provider. It is
+// safe for concurrent use. MSAL for Go does the protocol work; its token
+// cache is kept per account in the grant's ProviderState (and so in the
+// TokenStore), never shared between accounts.
+type Provider struct {
+	cfg       Config
+	cloud     Cloud
+	base      string // authority base URL, without tenant
+	cred      confidential.Credential
+	hc        *http.Client
+	discovery bool
+	scopes    []string
+
+	pool    chan confidential.Client
+	created int
+	mu      sync.Mutex
+
+	lastRedirect string
+}
+
+var (
+	_ oauth2client.Provider             = (*Provider)(nil)
+	_ oauth2client.AppOnlyProvider      = (*Provider)(nil)
+	_ oauth2client.RedirectURIValidator = (*Provider)(nil)
+)
+
+// ErrConfig is wrapped by every configuration error of [New].
+var ErrConfig = errors.New("azure: invalid configuration")
+
+func configError(field, format string, args ...any) error {
+	return fmt.Errorf("%w: %s: %s", ErrConfig, field, fmt.Sprintf(format, args...))
+}
+
+// New validates cfg and returns a provider. It does no network I/O.
+func New(cfg Config) (*Provider, error) {
+	if cfg.ClientID == "" {
+		return nil, configError("ClientID", "empty: copy the Application (client) ID from App registrations > your app > Overview")
+	}
+	if cfg.Tenant == "" {
+		return nil, configError("Tenant", "empty: copy the Directory (tenant) ID from the app's Overview page, or use \"organizations\" for a multi-tenant app")
+	}
+	if strings.ContainsAny(cfg.Tenant, "/?#") {
+		return nil, configError("Tenant", "%q is not a tenant ID or domain", cfg.Tenant)
+	}
+	multi := cfg.Tenant == "common" || cfg.Tenant == "organizations" || cfg.Tenant == "consumers"
+	if cfg.AppOnly && multi {
+		return nil, configError("Tenant", "app-only access needs the Directory (tenant) ID of the tenant whose mailboxes you open, not %q", cfg.Tenant)
+	}
+	p := &Provider{cfg: cfg, cloud: cfg.Cloud, hc: cfg.HTTPClient, discovery: true}
+	if p.cloud.AuthorityHost == "" {
+		p.cloud = Global
+	}
+	p.base = p.cloud.AuthorityHost
+	if cfg.AuthorityURL != "" {
+		u, err := url.Parse(cfg.AuthorityURL)
+		if err != nil || u.Scheme != "https" || u.Host == "" {
+			return nil, configError("AuthorityURL", "%q must be an https URL", cfg.AuthorityURL)
+		}
+		p.base, p.discovery = strings.TrimRight(cfg.AuthorityURL, "/"), false
+	}
+	if cfg.IMAP.Host != "" {
+		p.cloud.IMAP = cfg.IMAP
+	}
+	if cfg.SMTP.Host != "" {
+		p.cloud.SMTP = cfg.SMTP
+	}
+	if p.hc == nil {
+		p.hc = &http.Client{Timeout: 30 * time.Second}
+	}
+	n := 0
+	for _, set := range []bool{cfg.ClientSecret != "", len(cfg.CertificatePEM) > 0, cfg.Assertion != nil} {
+		if set {
+			n++
+		}
+	}
+	if n != 1 {
+		return nil, configError("ClientSecret", "set exactly one credential: the client secret's Value, a certificate, or an assertion callback (%d set)", n)
+	}
+	var err error
+	switch {
+	case cfg.ClientSecret != "":
+		if looksLikeGUID(string(cfg.ClientSecret)) {
+			return nil, configError("ClientSecret", "this looks like the secret's ID (a GUID); use the secret's Value instead (Certificates & secrets > Client secrets > Value column, shown once when created)")
+		}
+		p.cred, err = confidential.NewCredFromSecret(string(cfg.ClientSecret))
+	case len(cfg.CertificatePEM) > 0:
+		certs, key, perr := confidential.CertFromPEM(cfg.CertificatePEM, "")
+		if perr != nil {
+			return nil, configError("CertificatePEM", "cannot read the certificate and unencrypted private key: %v", perr)
+		}
+		p.cred, err = confidential.NewCredFromCert(certs, key)
+	default:
+		cb := cfg.Assertion
+		p.cred = confidential.NewCredFromAssertionCallback(func(ctx context.Context, o confidential.AssertionRequestOptions) (string, error) {
+			return cb(ctx, o.TokenEndpoint)
+		})
+	}
+	if err != nil {
+		return nil, configError("credential", "%v", err)
+	}
+	p.scopes = cfg.Scopes
+	if len(p.scopes) == 0 {
+		p.scopes = []string{p.cloud.Resource + "/IMAP.AccessAsUser.All", p.cloud.Resource + "/SMTP.Send"}
+	}
+	for _, s := range p.scopes {
+		if strings.HasSuffix(s, ".AccessAsApp") || strings.HasSuffix(s, "SendAsApp") || strings.HasSuffix(s, "/.default") && !cfg.AppOnly {
+			return nil, configError("Scopes", "%q is an application permission; delegated access uses IMAP.AccessAsUser.All and SMTP.Send (granted by each user), while IMAP.AccessAsApp and SMTP.SendAsApp need Config.AppOnly (client credentials, granted by an administrator)", s)
+		}
+	}
+	size := cfg.Pool
+	if size <= 0 {
+		size = 4
+	}
+	p.pool = make(chan confidential.Client, size)
+	return p, nil
+}
+
+func looksLikeGUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i, r := range s {
+		switch {
+		case i == 8 || i == 13 || i == 18 || i == 23:
+			if r != '-' {
+				return false
+			}
+		case !strings.ContainsRune("0123456789abcdefABCDEF", r):
+			return false
+		}
+	}
+	return true
+}
+
+// authority returns the authority URL for tenant.
+func (p *Provider) authority(tenant string) string { return p.base + "/" + tenant }
+
+// acquire takes an MSAL client from the pool, creating one if the pool is
+// not full. Each call uses its client alone, so MSAL's in-memory cache
+// holds one account at a time.
+func (p *Provider) acquire(ctx context.Context) (confidential.Client, error) {
+	select {
+	case c := <-p.pool:
+		return c, nil
+	default:
+	}
+	p.mu.Lock()
+	if p.created < cap(p.pool) {
+		p.created++
+		p.mu.Unlock()
+		c, err := confidential.New(p.authority(p.cfg.Tenant), p.cfg.ClientID, p.cred,
+			confidential.WithCache(callCache{}),
+			confidential.WithHTTPClient(p.hc),
+			confidential.WithInstanceDiscovery(p.discovery))
+		if err != nil {
+			p.mu.Lock()
+			p.created--
+			p.mu.Unlock()
+			return confidential.Client{}, configError("AuthorityURL", "%v", err)
+		}
+		return c, nil
+	}
+	p.mu.Unlock()
+	select {
+	case c := <-p.pool:
+		return c, nil
+	case <-ctx.Done():
+		return confidential.Client{}, ctx.Err()
+	}
+}
+
+func (p *Provider) release(c confidential.Client) { p.pool <- c }
+
+// callCache is MSAL's cache persistence: it hands MSAL the blob of the
+// account of the current call (carried in the context) and takes back
+// what MSAL writes. A call without a blob starts from an empty cache, so
+// no account's tokens can end up in another account's state.
+type callCache struct{}
+
+type blobKey struct{}
+
+type blob struct{ data []byte }
+
+func (callCache) Replace(ctx context.Context, u cache.Unmarshaler, _ cache.ReplaceHints) error {
+	b, _ := ctx.Value(blobKey{}).(*blob)
+	if b == nil || len(b.data) == 0 {
+		return u.Unmarshal([]byte("{}"))
+	}
+	return u.Unmarshal(b.data)
+}
+
+func (callCache) Export(ctx context.Context, m cache.Marshaler, _ cache.ExportHints) error {
+	b, _ := ctx.Value(blobKey{}).(*blob)
+	if b == nil {
+		return nil
+	}
+	data, err := m.Marshal()
+	if err != nil {
+		return err
+	}
+	b.data = data
+	return nil
+}
+
+// state is what the provider keeps in Grant.ProviderState.
+type state struct {
+	Version       int    `json:"v"`
+	HomeAccountID string `json:"home_account_id"`
+	Tenant        string `json:"tenant"`
+	// MSAL is MSAL's serialized cache for this one account (it holds the
+	// refresh token).
+	MSAL json.RawMessage `json:"msal"`
+}
+
+// AuthCodeURL implements [oauth2client.Provider].
+func (p *Provider) AuthCodeURL(ctx context.Context, req oauth2client.AuthRequest) (string, error) {
+	if p.cfg.AppOnly {
+		return "", fmt.Errorf("azure: connection is app-only: connect mailboxes with Client.ConnectAppOnly, there is no user sign-in")
+	}
+	p.remember(req.RedirectURI)
+	c, err := p.acquire(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer p.release(c)
+	var opts []confidential.AuthCodeURLOption
+	if req.LoginHint != "" {
+		opts = append(opts, confidential.WithLoginHint(req.LoginHint))
+	}
+	if p.cfg.DomainHint != "" {
+		opts = append(opts, confidential.WithDomainHint(p.cfg.DomainHint))
+	}
+	raw, err := c.AuthCodeURL(ctx, p.cfg.ClientID, req.RedirectURI, append(append([]string(nil), p.scopes...), "offline_access", "openid", "profile"), opts...)
+	if err != nil {
+		return "", p.mapError("authorize", err)
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", fmt.Errorf("azure: MSAL returned an unusable URL: %w", err)
+	}
+	// MSAL's confidential client sets neither state nor PKCE.
+	q := u.Query()
+	q.Set("state", req.State)
+	q.Set("code_challenge", req.CodeChallenge)
+	q.Set("code_challenge_method", "S256")
+	q.Set("response_mode", "query")
+	if req.Prompt != "" {
+		q.Set("prompt", req.Prompt)
+	}
+	u.RawQuery = q.Encode()
+	return u.String(), nil
+}
+
+// Exchange implements [oauth2client.Provider].
+func (p *Provider) Exchange(ctx context.Context, req oauth2client.ExchangeRequest) (*oauth2client.Grant, error) {
+	p.remember(req.RedirectURI)
+	c, err := p.acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer p.release(c)
+	b := &blob{}
+	res, err := c.AcquireTokenByAuthCode(context.WithValue(ctx, blobKey{}, b), string(req.Code), req.RedirectURI, p.scopes,
+		confidential.WithChallenge(string(req.CodeVerifier)))
+	if err != nil {
+		return nil, p.mapError("exchange", err)
+	}
+	return p.grant(res, b)
+}
+
+func (p *Provider) grant(res confidential.AuthResult, b *blob) (*oauth2client.Grant, error) {
+	// The home account ID is "<object ID>.<home tenant ID>"; the realm
+	// is the authority's tenant, which is "organizations" for
+	// multi-tenant connections.
+	tenant := res.Account.Realm
+	if _, tid, ok := strings.Cut(res.Account.HomeAccountID, "."); ok && tid != "" {
+		tenant = tid
+	}
+	st := state{Version: 1, HomeAccountID: res.Account.HomeAccountID, Tenant: tenant, MSAL: b.data}
+	raw, err := json.Marshal(st)
+	if err != nil {
+		return nil, fmt.Errorf("azure: encoding the account's cache: %w", err)
+	}
+	return &oauth2client.Grant{
+		AccessToken:   oauth2client.Secret(res.AccessToken),
+		Expiry:        res.ExpiresOn,
+		Scopes:        res.GrantedScopes,
+		Identity:      oauth2client.Identity{Username: res.Account.PreferredUsername, Subject: res.Account.HomeAccountID, Tenant: tenant},
+		ProviderState: raw,
+	}, nil
+}
+
+// Refresh implements [oauth2client.Provider]: it redeems the refresh
+// token in the account's MSAL cache with MSAL's silent acquisition,
+// against the tenant the account was issued from. The cached access
+// token is dropped first: the Client only calls Refresh when it wants a
+// new one.
+func (p *Provider) Refresh(ctx context.Context, g *oauth2client.Grant) (*oauth2client.Grant, error) {
+	var st state
+	if err := json.Unmarshal(g.ProviderState, &st); err != nil || st.HomeAccountID == "" || len(st.MSAL) == 0 {
+		return nil, &oauth2client.ProviderError{Provider: "azure", Op: "refresh", Class: oauth2client.ClassReauth,
+			Description: "the stored record has no MSAL account cache", Remedy: "connect the mailbox again"}
+	}
+	msal, err := withoutAccessTokens(st.MSAL)
+	if err != nil {
+		return nil, &oauth2client.ProviderError{Provider: "azure", Op: "refresh", Class: oauth2client.ClassReauth,
+			Description: "the stored MSAL cache is unreadable", Remedy: "connect the mailbox again"}
+	}
+	c, err := p.acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer p.release(c)
+	b := &blob{data: msal}
+	cctx := context.WithValue(ctx, blobKey{}, b)
+	acct, err := c.Account(cctx, st.HomeAccountID)
+	if err != nil {
+		return nil, p.mapError("refresh", err)
+	}
+	if acct.HomeAccountID == "" {
+		return nil, &oauth2client.ProviderError{Provider: "azure", Op: "refresh", Class: oauth2client.ClassReauth,
+			Description: "the account is not in its stored MSAL cache", Remedy: "connect the mailbox again"}
+	}
+	opts := []confidential.AcquireSilentOption{confidential.WithSilentAccount(acct)}
+	if st.Tenant != "" && st.Tenant != p.cfg.Tenant {
+		// A multi-tenant connection refreshes against the account's home
+		// tenant: refreshing a single-tenant app's token at /common fails.
+		opts = append(opts, confidential.WithTenantID(st.Tenant))
+	}
+	res, err := c.AcquireTokenSilent(cctx, p.scopes, opts...)
+	if err != nil {
+		return nil, p.mapError("refresh", err)
+	}
+	return p.grant(res, b)
+}
+
+// withoutAccessTokens removes the cached access tokens from an MSAL cache
+// blob, so that silent acquisition redeems the refresh token.
+func withoutAccessTokens(raw []byte) ([]byte, error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, err
+	}
+	delete(m, "AccessToken")
+	return json.Marshal(m)
+}
+
+// AppToken implements [oauth2client.AppOnlyProvider] with client
+// credentials (scope <AppResource>/.default). The token opens every
+// mailbox the app was given access to in Exchange Online; mailbox is the
+// SASL user.
+func (p *Provider) AppToken(ctx context.Context, mailbox string) (*oauth2client.Grant, error) {
+	if !p.cfg.AppOnly {
+		return nil, fmt.Errorf("azure: connection is not app-only (set Config.AppOnly and grant IMAP.AccessAsApp / SMTP.SendAsApp): %w", oauth2client.ErrAppOnlyUnsupported)
+	}
+	c, err := p.acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer p.release(c)
+	res, err := c.AcquireTokenByCredential(context.WithValue(ctx, blobKey{}, &blob{}), []string{p.cloud.AppResource + "/.default"})
+	if err != nil {
+		return nil, p.mapError("app_token", err)
+	}
+	return &oauth2client.Grant{
+		AccessToken: oauth2client.Secret(res.AccessToken),
+		Expiry:      res.ExpiresOn,
+		Identity:    oauth2client.Identity{Username: mailbox, Tenant: p.cfg.Tenant},
+		AppOnly:     true,
+	}, nil
+}
+
+// Mail implements [oauth2client.Provider]: Exchange Online takes XOAUTH2
+// only, and files sent mail in Sent itself.
+func (p *Provider) Mail() oauth2client.MailService {
+	scopes := p.scopes
+	if p.cfg.AppOnly {
+		scopes = []string{p.cloud.AppResource + "/.default"}
+	}
+	return oauth2client.MailService{
+		IMAP: p.cloud.IMAP, SMTP: p.cloud.SMTP,
+		Scopes:          append([]string(nil), scopes...),
+		Mechanisms:      []string{"XOAUTH2"},
+		ServerSavesSent: true,
+	}
+}
+
+// ValidateRedirectURI implements [oauth2client.RedirectURIValidator] with
+// Entra's rules: https, or http for localhost and loopback addresses only;
+// no fragment.
+func (p *Provider) ValidateRedirectURI(uri string) error {
+	u, err := url.Parse(uri)
+	if err != nil || !u.IsAbs() {
+		return fmt.Errorf("azure: redirect URI %q is not an absolute URL", uri)
+	}
+	if u.Fragment != "" {
+		return fmt.Errorf("azure: redirect URI %q has a fragment; Entra rejects redirect URIs with '#'", uri)
+	}
+	switch u.Scheme {
+	case "https":
+	case "http":
+		host := u.Hostname()
+		if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			return fmt.Errorf("azure: redirect URI %q uses http; Entra accepts plain http only for localhost and 127.0.0.1 (development): serve the callback over https", uri)
+		}
+	default:
+		return fmt.Errorf("azure: redirect URI %q must use https", uri)
+	}
+	p.remember(uri)
+	return nil
+}
+
+func (p *Provider) remember(redirect string) {
+	if redirect == "" {
+		return
+	}
+	p.mu.Lock()
+	p.lastRedirect = redirect
+	p.mu.Unlock()
+}
+
+// AdminConsentURL returns the URL an administrator opens to grant the
+// app's permissions for the whole tenant, returning to redirectURI.
+func (p *Provider) AdminConsentURL(redirectURI string) string {
+	scope := strings.Join(p.scopes, " ")
+	if p.cfg.AppOnly {
+		scope = "https://ps.outlook.com/.default"
+		if p.cloud.Name != Global.Name {
+			scope = p.cloud.AppResource + "/.default"
+		}
+	}
+	q := url.Values{"client_id": {p.cfg.ClientID}, "scope": {scope}}
+	if redirectURI != "" && !strings.HasPrefix(redirectURI, "(") {
+		q.Set("redirect_uri", redirectURI)
+	}
+	return p.authority(p.cfg.Tenant) + "/v2.0/adminconsent?" + q.Encode()
+}

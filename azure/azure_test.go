@@ -1,0 +1,344 @@
+package azure_test
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/oauth2mail/oauth2mail/azure"
+	"github.com/oauth2mail/oauth2mail/mailtest"
+	"github.com/oauth2mail/oauth2mail/oauth2client"
+	"github.com/oauth2mail/oauth2mail/tokenstore"
+)
+
+const redirect = "http://localhost:8080/oauth2/callback"
+
+type env struct {
+	az      *mailtest.Azure
+	p       *azure.Provider
+	store   *tokenstore.Memory
+	client  *oauth2client.Client
+	handler http.Handler
+}
+
+func newEnv(t *testing.T, opts mailtest.AzureOptions, cfg azure.Config) *env {
+	t.Helper()
+	opts.RedirectURIs = append(opts.RedirectURIs, redirect)
+	az, err := mailtest.NewAzure(opts)
+	require.NoError(t, err)
+	t.Cleanup(az.Close)
+	if cfg.ClientID == "" {
+		cfg.ClientID = az.ClientID()
+	}
+	if cfg.Tenant == "" {
+		cfg.Tenant = az.Tenant()
+	}
+	cfg.AuthorityURL, cfg.HTTPClient = az.URL(), az.Client()
+	if cfg.ClientSecret == "" && cfg.CertificatePEM == nil && cfg.Assertion == nil {
+		cfg.ClientSecret = oauth2client.Secret(az.ClientSecret())
+	}
+	p, err := azure.New(cfg)
+	require.NoError(t, err)
+	e := &env{az: az, p: p, store: tokenstore.NewMemory()}
+	e.client, err = oauth2client.New(oauth2client.Config{RedirectURL: redirect, Store: e.store})
+	require.NoError(t, err)
+	require.NoError(t, e.client.SetConnection("m365", p))
+	e.handler = e.client.Handler(oauth2client.HandlerConfig{})
+	return e
+}
+
+// connect walks the authorization-code flow: the fake plays the browser
+// and the user, the Client's real handler takes the callback.
+func (e *env) connect(t *testing.T, account, loginHint string) *oauth2client.Record {
+	t.Helper()
+	ctx := context.Background()
+	authURL, err := e.client.StartAuthorization(ctx, "m365", account, &oauth2client.AuthOptions{LoginHint: loginHint})
+	require.NoError(t, err)
+	cb, err := e.az.Authorize(ctx, authURL)
+	require.NoError(t, err)
+	w := httptest.NewRecorder()
+	e.handler.ServeHTTP(w, httptest.NewRequest(http.MethodGet, cb, nil))
+	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+	rec, err := e.store.Load(ctx, account)
+	require.NoError(t, err)
+	return rec
+}
+
+func TestAuthCodeFlowThroughMSAL(t *testing.T) {
+	e := newEnv(t, mailtest.AzureOptions{}, azure.Config{})
+	rec := e.connect(t, "acct", "")
+	assert.Equal(t, "alice@contoso.example", rec.Identity.Username)
+	assert.Equal(t, e.az.Tenant(), rec.Identity.Tenant)
+	assert.NotEmpty(t, rec.ProviderState)
+	assert.WithinDuration(t, time.Now().Add(time.Hour), rec.Expiry, time.Minute)
+	_, err := e.az.Ledger().Check("alice@contoso.example", string(rec.AccessToken))
+	assert.NoError(t, err, "the stored token is one the provider issued")
+	assert.Greater(t, len(rec.AccessToken), 1500, "tokens have realistic JWT size")
+	assert.Equal(t, 1, e.az.TokenRequests("authorization_code"))
+
+	authURL, err := e.client.StartAuthorization(context.Background(), "m365", "x", &oauth2client.AuthOptions{Prompt: "select_account"})
+	require.NoError(t, err)
+	for _, want := range []string{"code_challenge_method=S256", "code_challenge=", "state=", "prompt=select_account", "offline_access", "IMAP.AccessAsUser.All"} {
+		assert.Contains(t, authURL, want)
+	}
+}
+
+func TestSilentRefreshPersistsRotation(t *testing.T) {
+	// With strict rotation, reusing an old refresh token revokes the
+	// family: two refreshes in a row only work if the rotated token was
+	// stored.
+	e := newEnv(t, mailtest.AzureOptions{StrictRotation: true}, azure.Config{})
+	first := e.connect(t, "acct", "")
+	ctx := context.Background()
+	tok1, err := e.client.Refresh(ctx, "acct")
+	require.NoError(t, err)
+	second, err := e.store.Load(ctx, "acct")
+	require.NoError(t, err)
+	assert.NotEqual(t, first.ProviderState, second.ProviderState, "the rotated refresh token is persisted")
+	tok2, err := e.client.Refresh(ctx, "acct")
+	require.NoError(t, err, "the second refresh used the rotated token")
+	assert.NotEqual(t, tok1.AccessToken, tok2.AccessToken)
+	assert.Equal(t, 2, e.az.TokenRequests("refresh_token"))
+	_, err = e.az.Ledger().Check("alice@contoso.example", string(tok2.AccessToken))
+	assert.NoError(t, err)
+}
+
+func TestTwoUsersNeverShareCache(t *testing.T) {
+	e := newEnv(t, mailtest.AzureOptions{Users: []mailtest.AzureUser{{Email: "alice@contoso.example"}, {Email: "bob@contoso.example"}}}, azure.Config{})
+	a := e.connect(t, "a", "alice@contoso.example")
+	b := e.connect(t, "b", "bob@contoso.example")
+	assert.Equal(t, "bob@contoso.example", b.Identity.Username)
+	assert.NotContains(t, string(b.ProviderState), "alice", "B's record holds nothing of A")
+	assert.NotContains(t, string(b.ProviderState), string(a.AccessToken))
+	assert.NotContains(t, string(b.ProviderState), a.Identity.Subject)
+
+	ctx := context.Background()
+	_, err := e.client.Refresh(ctx, "a")
+	require.NoError(t, err)
+	b2, err := e.store.Load(ctx, "b")
+	require.NoError(t, err)
+	assert.Equal(t, b.Version, b2.Version, "A's refresh never rewrites B's record")
+	a2, err := e.store.Load(ctx, "a")
+	require.NoError(t, err)
+	assert.NotContains(t, string(a2.ProviderState), "bob")
+}
+
+func TestMultiTenantRefreshesAgainstHomeTenant(t *testing.T) {
+	const t1, t2 = "11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222"
+	e := newEnv(t, mailtest.AzureOptions{Tenants: []string{t1, t2}, Users: []mailtest.AzureUser{
+		{Email: "alice@one.example", Tenant: t1}, {Email: "bob@two.example", Tenant: t2}}},
+		azure.Config{Tenant: "organizations"})
+	a := e.connect(t, "a", "alice@one.example")
+	b := e.connect(t, "b", "bob@two.example")
+	assert.Equal(t, t1, a.Identity.Tenant)
+	assert.Equal(t, t2, b.Identity.Tenant)
+	ctx := context.Background()
+	for _, acct := range []string{"a", "b", "a", "b"} {
+		_, err := e.client.Refresh(ctx, acct)
+		require.NoError(t, err, "the fake rejects a refresh at another tenant with AADSTS700005")
+	}
+	a2, err := e.store.Load(ctx, "a")
+	require.NoError(t, err)
+	b2, err := e.store.Load(ctx, "b")
+	require.NoError(t, err)
+	assert.Equal(t, "alice@one.example", a2.Identity.Username)
+	assert.Equal(t, "bob@two.example", b2.Identity.Username)
+	assert.NotContains(t, string(a2.ProviderState), "bob")
+	assert.NotContains(t, string(b2.ProviderState), "alice")
+}
+
+func TestAppOnly(t *testing.T) {
+	e := newEnv(t, mailtest.AzureOptions{}, azure.Config{AppOnly: true})
+	ctx := context.Background()
+	tok, err := e.client.ConnectAppOnly(ctx, "m365", "shared", "shared@contoso.example")
+	require.NoError(t, err)
+	assert.Equal(t, "shared@contoso.example", tok.Username)
+	info, ok := e.az.Ledger().Lookup(string(tok.AccessToken))
+	require.True(t, ok)
+	assert.True(t, info.AppOnly)
+	assert.ElementsMatch(t, []string{"IMAP.AccessAsApp", "SMTP.SendAsApp"}, info.Scopes)
+	tok2, err := e.client.Refresh(ctx, "shared")
+	require.NoError(t, err)
+	assert.NotEqual(t, tok.AccessToken, tok2.AccessToken)
+	assert.Equal(t, 2, e.az.TokenRequests("client_credentials"))
+	assert.Equal(t, []string{"https://outlook.office365.com/.default"}, e.p.Mail().Scopes)
+	_, err = e.p.AuthCodeURL(ctx, oauth2client.AuthRequest{})
+	assert.ErrorContains(t, err, "ConnectAppOnly")
+}
+
+func TestCertificateCredential(t *testing.T) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "oauth2mail"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	require.NoError(t, err)
+	cert, err := x509.ParseCertificate(der)
+	require.NoError(t, err)
+	pemData := append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})...)
+	e := newEnv(t, mailtest.AzureOptions{Certificate: cert}, azure.Config{CertificatePEM: pemData})
+	rec := e.connect(t, "acct", "")
+	assert.Equal(t, "alice@contoso.example", rec.Identity.Username)
+	_, err = e.client.Refresh(context.Background(), "acct")
+	assert.NoError(t, err)
+}
+
+func TestErrorMapping(t *testing.T) {
+	for _, info := range azure.Errors() {
+		t.Run(strings.ReplaceAll(info.Meaning, " ", "_"), func(t *testing.T) {
+			e := newEnv(t, mailtest.AzureOptions{}, azure.Config{})
+			e.connect(t, "acct", "")
+			e.az.FailNext(info.Code)
+			_, err := e.client.Refresh(context.Background(), "acct")
+			require.Error(t, err)
+			var pe *oauth2client.ProviderError
+			require.ErrorAs(t, err, &pe)
+			assert.Equal(t, "AADSTS"+itoa(info.Code), pe.ProviderCode)
+			assert.Equal(t, info.Class, pe.Class)
+			assert.NotEmpty(t, pe.Remedy)
+			assert.NotContains(t, pe.Remedy, "{", "placeholders are filled in")
+			assert.NotContains(t, err.Error(), e.az.ClientSecret())
+			assert.NotContains(t, err.Error(), "Trace ID")
+			assert.NotEmpty(t, pe.TraceID)
+			rec, lerr := e.store.Load(context.Background(), "acct")
+			require.NoError(t, lerr)
+			assert.NotEmpty(t, rec.ProviderState, "a failed refresh never destroys the stored token")
+		})
+	}
+}
+
+func TestErrorRemedies(t *testing.T) {
+	for _, tt := range []struct {
+		code int
+		want string
+	}{
+		{7000215, "Value"},
+		{7000222, "new client secret"},
+		{50011, redirect},
+		{65001, "adminconsent"},
+		{700016, "Application (client) ID"},
+		{90002, "cloud"},
+		{700082, "connect the mailbox again"},
+		{53003, "Conditional Access"},
+	} {
+		e := newEnv(t, mailtest.AzureOptions{}, azure.Config{})
+		e.connect(t, "acct", "")
+		e.az.FailNext(tt.code)
+		_, err := e.client.Refresh(context.Background(), "acct")
+		assert.ErrorContains(t, err, tt.want, "AADSTS%d", tt.code)
+	}
+}
+
+func TestTransientAndUnknownErrors(t *testing.T) {
+	e := newEnv(t, mailtest.AzureOptions{}, azure.Config{})
+	before := e.connect(t, "acct", "")
+	e.az.FailNext(503)
+	_, err := e.client.Refresh(context.Background(), "acct")
+	require.ErrorIs(t, err, oauth2client.ErrTransient)
+	after, err := e.store.Load(context.Background(), "acct")
+	require.NoError(t, err)
+	assert.Equal(t, before.ProviderState, after.ProviderState)
+
+	e = newEnv(t, mailtest.AzureOptions{}, azure.Config{})
+	e.connect(t, "acct", "")
+	e.az.FailNext(123456)
+	_, err = e.client.Refresh(context.Background(), "acct")
+	var pe *oauth2client.ProviderError
+	require.ErrorAs(t, err, &pe)
+	assert.Equal(t, "AADSTS123456", pe.ProviderCode, "unknown codes keep the raw code")
+	assert.NotEmpty(t, pe.CorrelationID)
+}
+
+func TestConfigValidation(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		cfg  azure.Config
+		want string
+	}{
+		{"no client id", azure.Config{Tenant: "t", ClientSecret: "s"}, "Application (client) ID"},
+		{"no tenant", azure.Config{ClientID: "c", ClientSecret: "s"}, "Directory (tenant) ID"},
+		{"secret id pasted", azure.Config{ClientID: "c", Tenant: "t", ClientSecret: "0f3c5a9e-1b2d-4c3e-8f7a-9b8c7d6e5f4a"}, "Value"},
+		{"no credential", azure.Config{ClientID: "c", Tenant: "t"}, "exactly one credential"},
+		{"two credentials", azure.Config{ClientID: "c", Tenant: "t", ClientSecret: "s", CertificatePEM: []byte("x")}, "exactly one credential"},
+		{"app-only at common", azure.Config{ClientID: "c", Tenant: "common", ClientSecret: "s", AppOnly: true}, "Directory (tenant) ID"},
+		{"app scope as delegated", azure.Config{ClientID: "c", Tenant: "t", ClientSecret: "s", Scopes: []string{"https://outlook.office.com/IMAP.AccessAsApp"}}, "application permission"},
+		{"http authority", azure.Config{ClientID: "c", Tenant: "t", ClientSecret: "s", AuthorityURL: "http://login.example"}, "https"},
+		{"bad certificate", azure.Config{ClientID: "c", Tenant: "t", CertificatePEM: []byte("not pem")}, "certificate"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := azure.New(tt.cfg)
+			require.ErrorIs(t, err, azure.ErrConfig)
+			assert.ErrorContains(t, err, tt.want)
+		})
+	}
+}
+
+func TestRedirectURIRules(t *testing.T) {
+	p, err := azure.New(azure.Config{ClientID: "c", Tenant: "t", ClientSecret: "s"})
+	require.NoError(t, err)
+	for uri, ok := range map[string]bool{
+		"https://mail.example.com/oauth2/callback": true,
+		"http://localhost:8080/cb":                 true,
+		"http://127.0.0.1/cb":                      true,
+		"http://[::1]:9000/cb":                     true,
+		"http://mail.example.com/cb":               false,
+		"https://mail.example.com/cb#x":            false,
+		"ftp://mail.example.com/cb":                false,
+		"/relative":                                false,
+	} {
+		err := p.ValidateRedirectURI(uri)
+		if ok {
+			assert.NoError(t, err, uri)
+		} else {
+			assert.Error(t, err, uri)
+		}
+	}
+	_, err = oauth2client.New(oauth2client.Config{RedirectURL: "http://mail.example.com/cb", Store: tokenstore.NewMemory()})
+	require.NoError(t, err)
+	c, _ := oauth2client.New(oauth2client.Config{RedirectURL: "http://mail.example.com/cb", Store: tokenstore.NewMemory()})
+	assert.ErrorContains(t, c.SetConnection("m365", p), "localhost", "a bad redirect URI fails when the connection is added")
+}
+
+func TestCloudsAndMail(t *testing.T) {
+	for _, tt := range []struct {
+		name, authority, imap, smtp, resource string
+	}{
+		{"global", "https://login.microsoftonline.com", "outlook.office365.com", "smtp.office365.com", "https://outlook.office.com"},
+		{"usgovernment", "https://login.microsoftonline.us", "outlook.office365.us", "outlook.office365.us", "https://outlook.office365.us"},
+		{"usgovernmentdod", "https://login.microsoftonline.us", "outlook-dod.office365.us", "outlook-dod.office365.us", "https://outlook-dod.office365.us"},
+		{"china", "https://login.partner.microsoftonline.cn", "partner.outlook.cn", "smtp.partner.outlook.cn", "https://partner.outlook.cn"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cloud, ok := azure.CloudByName(tt.name)
+			require.True(t, ok)
+			p, err := azure.New(azure.Config{ClientID: "c", Tenant: "t", ClientSecret: "s", Cloud: cloud})
+			require.NoError(t, err)
+			m := p.Mail()
+			assert.Equal(t, tt.authority, cloud.AuthorityHost)
+			assert.Equal(t, oauth2client.ServerAddr{Host: tt.imap, Port: 993, Security: oauth2client.SecurityTLS}, m.IMAP)
+			assert.Equal(t, oauth2client.ServerAddr{Host: tt.smtp, Port: 587, Security: oauth2client.SecuritySTARTTLS}, m.SMTP)
+			assert.Equal(t, []string{tt.resource + "/IMAP.AccessAsUser.All", tt.resource + "/SMTP.Send"}, m.Scopes)
+			assert.Equal(t, []string{"XOAUTH2"}, m.Mechanisms, "Exchange does not offer OAUTHBEARER")
+			assert.True(t, m.ServerSavesSent, "Exchange files sent mail itself")
+			assert.Contains(t, p.AdminConsentURL("https://x.example/cb"), tt.authority+"/t/v2.0/adminconsent?")
+		})
+	}
+	_, ok := azure.CloudByName("mars")
+	assert.False(t, ok)
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }

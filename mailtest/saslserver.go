@@ -1,0 +1,110 @@
+package mailtest
+
+import (
+	"errors"
+	"sync/atomic"
+
+	"github.com/emersion/go-sasl"
+
+	"github.com/oauth2mail/oauth2mail/xoauth2"
+)
+
+// TokenChecker decides whether a bearer token opens username's mailbox.
+// [*Ledger] implements it.
+type TokenChecker interface {
+	Check(username, token string) (TokenInfo, error)
+}
+
+// ErrUnavailable, returned by a [TokenChecker], makes the fake servers
+// answer with a temporary failure (IMAP NO [UNAVAILABLE], SMTP 454), as
+// Dovecot does when its token introspection endpoint is down.
+var ErrUnavailable = errors.New("mailtest: token verification unavailable")
+
+// Mechanisms are the SASL mechanisms the fake servers offer.
+var mechanisms = []string{xoauth2.Mechanism, sasl.OAuthBearer}
+
+type verdict int
+
+const (
+	pending verdict = iota
+	accepted
+	rejected
+	unavailable
+)
+
+// saslGuard runs one XOAUTH2 or OAUTHBEARER exchange like a real server:
+// a rejected token gets the JSON error challenge, after which the
+// client's answer, whatever it is, ends the exchange with a failure (the
+// inner go-sasl OAUTHBEARER server is never called again: it panics on an
+// empty answer).
+type saslGuard struct {
+	inner   sasl.Server
+	v       verdict
+	failing bool
+	fail    func(verdict) error
+}
+
+func (g *saslGuard) Next(resp []byte) ([]byte, bool, error) {
+	if g.failing {
+		return nil, true, g.fail(rejected)
+	}
+	ch, done, err := g.inner.Next(resp)
+	switch {
+	case g.v == unavailable:
+		return nil, true, g.fail(unavailable)
+	case g.v == rejected && !done && ch != nil:
+		g.failing = true
+		return ch, false, nil
+	case err != nil || g.v == rejected:
+		return nil, true, g.fail(rejected)
+	}
+	return ch, done, nil
+}
+
+// newSASL returns the server side of mech, checking tokens with check and
+// calling login with the authenticated user.
+func newSASL(mech string, check TokenChecker, scope string, login func(user string), fail func(verdict) error, stats *Stats) (sasl.Server, bool) {
+	g := &saslGuard{fail: fail}
+	decide := func(user, token string) bool {
+		_, err := check.Check(user, token)
+		switch {
+		case err == nil:
+			g.v = accepted
+			stats.Logins.Add(1)
+			login(user)
+			return true
+		case errors.Is(err, ErrUnavailable):
+			g.v = unavailable
+		default:
+			g.v = rejected
+		}
+		stats.Failures.Add(1)
+		return false
+	}
+	switch mech {
+	case xoauth2.Mechanism:
+		g.inner = xoauth2.NewServer(func(user, token string) error {
+			if decide(user, token) {
+				return nil
+			}
+			return &xoauth2.Error{Status: "401", Schemes: "bearer", Scope: scope}
+		})
+	case sasl.OAuthBearer:
+		g.inner = sasl.NewOAuthBearerServer(func(o sasl.OAuthBearerOptions) *sasl.OAuthBearerError {
+			if decide(o.Username, o.Token) {
+				return nil
+			}
+			return &sasl.OAuthBearerError{Status: "invalid_token", Schemes: "bearer", Scope: scope}
+		})
+	default:
+		return nil, false
+	}
+	return g, true
+}
+
+// Stats counts a fake server's authentications.
+type Stats struct {
+	// Logins counts accepted tokens; Failures rejected or unverifiable
+	// ones.
+	Logins, Failures atomic.Int64
+}
