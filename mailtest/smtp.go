@@ -53,6 +53,7 @@ func NewSMTPServer(opts MailOptions) (*SMTPServer, error) {
 	s.srv.TLSConfig = opts.TLS
 	s.srv.AllowInsecureAuth = opts.TLS == nil
 	s.srv.MaxMessageBytes = 16 << 20
+	s.srv.MaxLineLength = 64 << 10 // AUTH lines carry 2-4 KB tokens
 	s.srv.ErrorLog = discardLogger{}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
