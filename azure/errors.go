@@ -237,4 +237,3 @@ func (p *Provider) redirectForErrors() string {
 	}
 	return p.lastRedirect
 }
-
