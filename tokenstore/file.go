@@ -1,12 +1,14 @@
 package tokenstore
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -17,135 +19,179 @@ import (
 	"github.com/oauth2mail/oauth2mail/oauth2client"
 )
 
-// ErrCorrupt is wrapped by [*CorruptError].
+// ErrCorrupt is wrapped by [*CorruptError]: a stored record cannot be
+// read back.
 var ErrCorrupt = errors.New("tokenstore: stored record is corrupt")
 
 // CorruptError reports a record file that cannot be decoded. It never
-// contains the file's contents.
+// contains the file's contents. It matches [ErrCorrupt] with [errors.Is].
 type CorruptError struct {
 	// Path is the file.
 	Path string
-	// Err is the decoding error.
+	// Err describes the problem (kind and offset, never data).
 	Err error
 }
 
-// Error says which file and what to do.
+// Error says which file is damaged and what to do.
 func (e *CorruptError) Error() string {
 	return fmt.Sprintf("tokenstore: %s is corrupt (%v): delete the file and have the account authorized again", e.Path, e.Err)
 }
 
-// Unwrap returns [ErrCorrupt].
+// Unwrap returns [ErrCorrupt] and the underlying problem.
 func (e *CorruptError) Unwrap() []error { return []error{ErrCorrupt, e.Err} }
 
-// File is the embedded default [oauth2client.TokenStore] for a single
-// process: one JSON file per account in a directory, named by the SHA-256
-// of the account key (so any key is safe as a name). Writes are atomic
-// and durable: the record goes to a temporary file created 0600, which is
-// synced, renamed over the old one, and the directory synced, so after a
-// crash (even kill -9 or power loss) each record is either the old or
-// the new version in full.
-//
-// File implements [oauth2client.CompareAndSwapper], [oauth2client.Lister]
-// and [oauth2client.Locker] (within one process). It is safe for
-// concurrent use by one process; for several processes use the SQL store.
-// Records hold tokens in the clear: wrap the store with encryption or
-// keep the directory private (it is created 0700).
-type File struct {
-	dir   string
-	locks *Memory // per-account refresh leases
+// ErrInsecure is wrapped by the errors of [OpenFile] and [File.Load] when
+// the directory or a record file is accessible to other users.
+var ErrInsecure = errors.New("tokenstore: token files are accessible to other users")
 
-	mu      sync.Mutex
-	writers map[string]*sync.Mutex
+// File is the embedded default [oauth2client.TokenStore] for a single
+// process: one JSON file per account in a directory, named by the hex
+// SHA-256 of the account key (so any key, with slashes, dots or unicode,
+// is a safe name). Writes are atomic and durable: the record goes to a
+// temporary file created 0600 in the same directory, which is synced,
+// renamed over the old file, and the directory synced. After a crash
+// (kill -9 or power loss) each record is either its old or its new
+// version in full.
+//
+// File implements [oauth2client.CompareAndSwapper] (by version, under a
+// per-account mutex), [oauth2client.Lister] (by reading the directory)
+// and [oauth2client.Locker] (within the process). It does not coordinate
+// several processes: open a directory with one File in one process only,
+// and use the SQL store for several instances.
+//
+// Methods check ctx before they start; a write that has started is
+// finished, so that it cannot be interrupted between the data and the
+// rename.
+//
+// Records hold tokens in the clear: keep the directory private (it is
+// created 0700, and files or a directory open to other users are refused)
+// or wrap the store with encryption. A File is safe for concurrent use by
+// multiple goroutines.
+type File struct {
+	dir    string
+	stripe [64]sync.Mutex // writers of one account take stripe[hash[0]%64]
+	leases leases
 }
 
-const fileExt = ".json"
+const (
+	fileExt = ".json"
+	tmpGlob = ".rec-*.tmp"
+)
 
-// OpenFile opens (creating if needed, mode 0700) the store in dir.
+// OpenFile opens the store in dir, creating the directory (mode 0700,
+// with its parents) if needed. It refuses a directory that other users
+// can access, and removes temporary files left by writes a crash
+// interrupted.
 func OpenFile(dir string) (*File, error) {
 	if dir == "" {
 		return nil, errors.New("tokenstore: OpenFile needs a directory")
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("tokenstore: creating %s: %w", dir, err)
+		return nil, fmt.Errorf("tokenstore: creating the token directory: %w", err)
 	}
 	st, err := os.Stat(dir)
 	if err != nil {
 		return nil, fmt.Errorf("tokenstore: %w", err)
 	}
 	if !st.IsDir() {
-		return nil, fmt.Errorf("tokenstore: %s is not a directory", dir)
+		return nil, fmt.Errorf("tokenstore: %s is not a directory: pass a directory to OpenFile", dir)
 	}
 	if st.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("tokenstore: %s is accessible by other users (mode %v): run chmod 700 on it", dir, st.Mode().Perm())
+		return nil, fmt.Errorf("%w: %s has mode %v: run chmod 700 on it", ErrInsecure, dir, st.Mode().Perm())
 	}
-	// Leftovers of writes interrupted by a crash.
-	if tmps, err := filepath.Glob(filepath.Join(dir, "*.tmp")); err == nil {
-		for _, t := range tmps {
-			_ = os.Remove(t)
+	tmps, err := filepath.Glob(filepath.Join(dir, tmpGlob))
+	if err != nil {
+		return nil, fmt.Errorf("tokenstore: %w", err)
+	}
+	for _, t := range tmps {
+		if err := os.Remove(t); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("tokenstore: removing an interrupted write: %w", err)
 		}
 	}
-	return &File{dir: dir, locks: NewMemory(), writers: make(map[string]*sync.Mutex)}, nil
+	return &File{dir: dir}, nil
 }
 
 // Dir returns the store's directory.
 func (f *File) Dir() string { return f.dir }
 
-func (f *File) path(account string) string {
+func (f *File) path(account string) (string, *sync.Mutex) {
 	h := sha256.Sum256([]byte(account))
-	return filepath.Join(f.dir, hex.EncodeToString(h[:])+fileExt)
+	return filepath.Join(f.dir, hex.EncodeToString(h[:])+fileExt), &f.stripe[int(h[0])%len(f.stripe)]
 }
 
-func (f *File) writer(account string) *sync.Mutex {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	m, ok := f.writers[account]
-	if !ok {
-		m = new(sync.Mutex)
-		f.writers[account] = m
-	}
-	return m
-}
-
-// Load implements [oauth2client.TokenStore].
+// Load implements [oauth2client.TokenStore]. A record that cannot be
+// decoded gives a [*CorruptError]; a file other users can read gives an
+// error wrapping [ErrInsecure].
 func (f *File) Load(ctx context.Context, account string) (*oauth2client.Record, error) {
-	if err := ctx.Err(); err != nil {
+	if err := ctxErr(ctx, "loading", account); err != nil {
 		return nil, err
 	}
-	rec, err := f.read(f.path(account))
+	path, _ := f.path(account)
+	rec, err := readAccount(path, account)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("tokenstore: account %q: %w", account, ErrNotFound)
+		return nil, notFound(account)
 	}
 	if err != nil {
 		return nil, err
-	}
-	if rec.Account != account {
-		return nil, &CorruptError{Path: f.path(account), Err: errors.New("the record belongs to another account")}
 	}
 	return rec, nil
 }
 
-func (f *File) read(path string) (*oauth2client.Record, error) {
-	b, err := os.ReadFile(path)
+// readAccount reads account's record from path.
+func readAccount(path, account string) (*oauth2client.Record, error) {
+	rec, err := readRecord(path)
 	if err != nil {
 		return nil, err
 	}
-	return DecodeRecord(path, b)
+	if rec.Account != account {
+		return nil, &CorruptError{Path: path, Err: errors.New("the file holds another account's record")}
+	}
+	return rec, nil
 }
 
-// DecodeRecord decodes a record as File writes it. Errors are
-// [*CorruptError] values naming source.
-func DecodeRecord(source string, b []byte) (*oauth2client.Record, error) {
-	var rec oauth2client.Record
-	dec := json.NewDecoder(strings.NewReader(string(b)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&rec); err != nil {
-		return nil, &CorruptError{Path: source, Err: errors.New(describeJSONError(err))}
+// maxRecordSize bounds what readRecord reads: a damaged or foreign file
+// must not exhaust memory.
+const maxRecordSize = 64 << 20
+
+func readRecord(path string) (*oauth2client.Record, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, err
 	}
-	if dec.More() {
-		return nil, &CorruptError{Path: source, Err: errors.New("trailing data")}
+	defer fh.Close()
+	st, err := fh.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("tokenstore: %w", err)
+	}
+	if !st.Mode().IsRegular() {
+		return nil, &CorruptError{Path: path, Err: errors.New("not a regular file")}
+	}
+	if st.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("%w: %s has mode %v: run chmod 600 on it", ErrInsecure, path, st.Mode().Perm())
+	}
+	b, err := io.ReadAll(io.LimitReader(fh, maxRecordSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("tokenstore: reading %s: %w", path, err)
+	}
+	if len(b) > maxRecordSize {
+		return nil, &CorruptError{Path: path, Err: fmt.Errorf("larger than %d bytes", maxRecordSize)}
+	}
+	return decodeRecord(path, b)
+}
+
+// decodeRecord decodes a record as File writes it. Unknown fields are
+// ignored, so that a newer version's records stay readable.
+func decodeRecord(path string, b []byte) (*oauth2client.Record, error) {
+	var rec oauth2client.Record
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if err := dec.Decode(&rec); err != nil {
+		return nil, &CorruptError{Path: path, Err: errors.New(describeJSONError(err))}
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, &CorruptError{Path: path, Err: errors.New("trailing data after the record")}
 	}
 	if rec.Account == "" {
-		return nil, &CorruptError{Path: source, Err: errors.New("no account key")}
+		return nil, &CorruptError{Path: path, Err: errors.New("no account key")}
 	}
 	return &rec, nil
 }
@@ -155,39 +201,37 @@ func describeJSONError(err error) string {
 	var se *json.SyntaxError
 	var te *json.UnmarshalTypeError
 	switch {
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "truncated JSON"
 	case errors.As(err, &se):
 		return fmt.Sprintf("invalid JSON at byte %d", se.Offset)
 	case errors.As(err, &te):
 		return fmt.Sprintf("field %q has the wrong type", te.Field)
-	case strings.HasPrefix(err.Error(), "json: unknown field"):
-		return "unknown field"
 	}
 	return "invalid JSON"
 }
 
-// Save implements [oauth2client.TokenStore].
+// Save implements [oauth2client.TokenStore]: an unconditional write. It
+// replaces a corrupt record.
 func (f *File) Save(ctx context.Context, rec *oauth2client.Record) error {
 	return f.write(ctx, rec, false)
 }
 
-// CompareAndSwap implements [oauth2client.CompareAndSwapper].
+// CompareAndSwap implements [oauth2client.CompareAndSwapper]. A lost race
+// returns a [*ConflictError]; a corrupt stored record a [*CorruptError].
 func (f *File) CompareAndSwap(ctx context.Context, rec *oauth2client.Record) error {
 	return f.write(ctx, rec, true)
 }
 
 func (f *File) write(ctx context.Context, rec *oauth2client.Record, cas bool) error {
-	if err := ctx.Err(); err != nil {
+	if err := checkRecord(ctx, rec); err != nil {
 		return err
 	}
-	if rec.Account == "" {
-		return errEmptyAccount
-	}
-	w := f.writer(rec.Account)
-	w.Lock()
-	defer w.Unlock()
-	path := f.path(rec.Account)
+	path, mu := f.path(rec.Account)
+	mu.Lock()
+	defer mu.Unlock()
 	var cur int64
-	switch old, err := f.read(path); {
+	switch old, err := readAccount(path, rec.Account); {
 	case err == nil:
 		cur = old.Version
 	case errors.Is(err, fs.ErrNotExist):
@@ -216,7 +260,7 @@ func (f *File) write(ctx context.Context, rec *oauth2client.Record, cas bool) er
 // new content, never a mix.
 func writeAtomic(path string, b []byte) (err error) {
 	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, ".rec-*.tmp")
+	tmp, err := os.CreateTemp(dir, tmpGlob) // mode 0600
 	if err != nil {
 		return err
 	}
@@ -226,9 +270,6 @@ func writeAtomic(path string, b []byte) (err error) {
 			_ = os.Remove(tmp.Name())
 		}
 	}()
-	if err = tmp.Chmod(0o600); err != nil {
-		return err
-	}
 	if _, err = tmp.Write(b); err != nil {
 		return err
 	}
@@ -241,6 +282,10 @@ func writeAtomic(path string, b []byte) (err error) {
 	if err = os.Rename(tmp.Name(), path); err != nil {
 		return err
 	}
+	return syncDir(dir)
+}
+
+func syncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return err
@@ -249,45 +294,62 @@ func writeAtomic(path string, b []byte) (err error) {
 	return d.Sync()
 }
 
-// Delete implements [oauth2client.TokenStore].
+// Delete implements [oauth2client.TokenStore]. Deleting a missing account
+// is not an error.
 func (f *File) Delete(ctx context.Context, account string) error {
-	if err := ctx.Err(); err != nil {
+	if err := ctxErr(ctx, "deleting", account); err != nil {
 		return err
 	}
-	w := f.writer(account)
-	w.Lock()
-	defer w.Unlock()
-	err := os.Remove(f.path(account))
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+	path, mu := f.path(account)
+	mu.Lock()
+	defer mu.Unlock()
+	err := os.Remove(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err == nil {
+		err = syncDir(f.dir)
+	}
+	if err != nil {
 		return fmt.Errorf("tokenstore: deleting account %q: %w", account, err)
 	}
 	return nil
 }
 
-// List implements [oauth2client.Lister]. Corrupt files are skipped.
+// List implements [oauth2client.Lister] by reading the directory. Files
+// that cannot be read as records (corrupt, open to other users, or not
+// named after the account they hold) are left out; Load reports the
+// problem.
 func (f *File) List(ctx context.Context) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("tokenstore: listing accounts: %w", err)
+	}
 	entries, err := os.ReadDir(f.dir)
 	if err != nil {
 		return nil, fmt.Errorf("tokenstore: listing %s: %w", f.dir, err)
 	}
-	var keys []string
+	keys := []string{}
 	for _, e := range entries {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("tokenstore: listing accounts: %w", err)
 		}
 		if e.IsDir() || !strings.HasSuffix(e.Name(), fileExt) || strings.HasPrefix(e.Name(), ".") {
 			continue
 		}
-		rec, err := f.read(filepath.Join(f.dir, e.Name()))
+		rec, err := readRecord(filepath.Join(f.dir, e.Name()))
 		if err != nil {
 			continue
+		}
+		if p, _ := f.path(rec.Account); filepath.Base(p) != e.Name() {
+			continue // a copied or renamed file: Load would not find it
 		}
 		keys = append(keys, rec.Account)
 	}
 	return keys, nil
 }
 
-// Lock implements [oauth2client.Locker] within the process.
+// Lock implements [oauth2client.Locker] within the process, like
+// [Memory.Lock]. It does not exclude other processes.
 func (f *File) Lock(ctx context.Context, account string, ttl time.Duration) (func(context.Context) error, error) {
-	return f.locks.Lock(ctx, account, ttl)
+	return f.leases.lock(ctx, account, ttl)
 }

@@ -2,6 +2,7 @@ package tokenstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"sync"
@@ -14,93 +15,79 @@ import (
 // that only import tokenstore.
 var ErrNotFound = oauth2client.ErrNotFound
 
-// ErrConflict is [oauth2client.ErrConflict].
+// ErrConflict is [oauth2client.ErrConflict], repeated here for callers
+// that only import tokenstore.
 var ErrConflict = oauth2client.ErrConflict
 
-// Memory is a [oauth2client.TokenStore] in process memory, for tests and
-// for applications that re-authorize after every restart. It implements
-// [oauth2client.CompareAndSwapper], [oauth2client.Locker] (within the
-// process) and [oauth2client.Lister]. The zero value is not usable; call
-// [NewMemory]. It is safe for concurrent use.
+// Memory is an [oauth2client.TokenStore] in process memory, for tests and
+// for applications that re-authorize every mailbox after a restart. It
+// implements [oauth2client.CompareAndSwapper], [oauth2client.Locker]
+// (within the process) and [oauth2client.Lister].
+//
+// Load returns deep copies and Save stores one, so callers never share
+// slices with the store. Memory never blocks except in Lock; the other
+// methods only check that ctx is not already done.
+//
+// The zero value is not usable; call [NewMemory]. A Memory is safe for
+// concurrent use by multiple goroutines.
 type Memory struct {
-	now func() time.Time
-
-	mu    sync.Mutex
-	recs  map[string]*oauth2client.Record
-	locks map[string]*lease
-}
-
-type lease struct {
-	expires time.Time
-	free    chan struct{} // closed when released
+	mu     sync.Mutex
+	recs   map[string]*oauth2client.Record
+	leases leases
 }
 
 // NewMemory returns an empty in-memory store.
 func NewMemory() *Memory {
-	return &Memory{now: time.Now, recs: make(map[string]*oauth2client.Record), locks: make(map[string]*lease)}
+	return &Memory{recs: make(map[string]*oauth2client.Record)}
 }
 
 // Load implements [oauth2client.TokenStore].
 func (m *Memory) Load(ctx context.Context, account string) (*oauth2client.Record, error) {
-	if err := ctx.Err(); err != nil {
+	if err := ctxErr(ctx, "loading", account); err != nil {
 		return nil, err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	r, ok := m.recs[account]
 	if !ok {
-		return nil, fmt.Errorf("tokenstore: account %q: %w", account, ErrNotFound)
+		return nil, notFound(account)
 	}
 	return r.Clone(), nil
 }
 
-// Save implements [oauth2client.TokenStore].
+// Save implements [oauth2client.TokenStore]: an unconditional write.
 func (m *Memory) Save(ctx context.Context, rec *oauth2client.Record) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if rec.Account == "" {
-		return errEmptyAccount
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var v int64
-	if cur, ok := m.recs[rec.Account]; ok {
-		v = cur.Version
-	}
-	m.put(rec, v+1)
-	return nil
+	return m.write(ctx, rec, false)
 }
 
-// CompareAndSwap implements [oauth2client.CompareAndSwapper].
+// CompareAndSwap implements [oauth2client.CompareAndSwapper]. A lost race
+// returns a [*ConflictError].
 func (m *Memory) CompareAndSwap(ctx context.Context, rec *oauth2client.Record) error {
-	if err := ctx.Err(); err != nil {
+	return m.write(ctx, rec, true)
+}
+
+func (m *Memory) write(ctx context.Context, rec *oauth2client.Record, cas bool) error {
+	if err := checkRecord(ctx, rec); err != nil {
 		return err
-	}
-	if rec.Account == "" {
-		return errEmptyAccount
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var v int64
-	if cur, ok := m.recs[rec.Account]; ok {
-		v = cur.Version
+	var cur int64
+	if old, ok := m.recs[rec.Account]; ok {
+		cur = old.Version
 	}
-	if v != rec.Version {
-		return &ConflictError{Account: rec.Account, Expected: rec.Version, Actual: v}
+	if cas && cur != rec.Version {
+		return &ConflictError{Account: rec.Account, Expected: rec.Version, Actual: cur}
 	}
-	m.put(rec, v+1)
+	rec.Version = cur + 1
+	m.recs[rec.Account] = rec.Clone()
 	return nil
 }
 
-func (m *Memory) put(rec *oauth2client.Record, version int64) {
-	rec.Version = version
-	m.recs[rec.Account] = rec.Clone()
-}
-
-// Delete implements [oauth2client.TokenStore].
+// Delete implements [oauth2client.TokenStore]. Deleting a missing account
+// is not an error.
 func (m *Memory) Delete(ctx context.Context, account string) error {
-	if err := ctx.Err(); err != nil {
+	if err := ctxErr(ctx, "deleting", account); err != nil {
 		return err
 	}
 	m.mu.Lock()
@@ -112,7 +99,7 @@ func (m *Memory) Delete(ctx context.Context, account string) error {
 // List implements [oauth2client.Lister]; the keys come sorted.
 func (m *Memory) List(ctx context.Context) ([]string, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("tokenstore: listing accounts: %w", err)
 	}
 	m.mu.Lock()
 	keys := make([]string, 0, len(m.recs))
@@ -125,52 +112,86 @@ func (m *Memory) List(ctx context.Context) ([]string, error) {
 }
 
 // Lock implements [oauth2client.Locker] within the process: it waits
-// until no other holder has account's lock, or the holder's lease of ttl
-// has run out, or ctx ends.
+// until no other holder has account's lock (or the holder's lease of ttl
+// has run out) or ctx ends, whichever comes first. ttl must be positive.
 func (m *Memory) Lock(ctx context.Context, account string, ttl time.Duration) (func(context.Context) error, error) {
+	return m.leases.lock(ctx, account, ttl)
+}
+
+// leases are in-process refresh locks with an expiry. The zero value is
+// ready to use.
+type leases struct {
+	mu   sync.Mutex
+	held map[string]*lease
+}
+
+type lease struct {
+	expires time.Time
+	free    chan struct{} // closed when released
+}
+
+func (ls *leases) lock(ctx context.Context, account string, ttl time.Duration) (func(context.Context) error, error) {
+	if ttl <= 0 {
+		return nil, fmt.Errorf("tokenstore: lock ttl must be positive, got %v", ttl)
+	}
 	for {
-		m.mu.Lock()
-		now := m.now()
-		l, held := m.locks[account]
-		if !held || !now.Before(l.expires) {
-			mine := &lease{expires: now.Add(ttl), free: make(chan struct{})}
-			m.locks[account] = mine
-			m.mu.Unlock()
-			var once sync.Once
-			return func(context.Context) error {
-				once.Do(func() {
-					m.mu.Lock()
-					if m.locks[account] == mine {
-						delete(m.locks, account)
-					}
-					m.mu.Unlock()
-					close(mine.free)
-				})
-				return nil
-			}, nil
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("tokenstore: waiting for the refresh lock of account %q: %w", account, err)
 		}
-		wait := l.expires.Sub(now)
-		m.mu.Unlock()
+		ls.mu.Lock()
+		now := time.Now()
+		cur, held := ls.held[account]
+		if !held || !now.Before(cur.expires) {
+			mine := &lease{expires: now.Add(ttl), free: make(chan struct{})}
+			if ls.held == nil {
+				ls.held = make(map[string]*lease)
+			}
+			ls.held[account] = mine
+			ls.mu.Unlock()
+			return ls.unlocker(account, mine), nil
+		}
+		wait := cur.expires.Sub(now)
+		ls.mu.Unlock()
+
+		// Wake when the holder releases, its lease lapses, or ctx ends.
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
-			t.Stop()
-			return nil, fmt.Errorf("tokenstore: waiting for the refresh lock of account %q: %w", account, ctx.Err())
-		case <-l.free:
+		case <-cur.free:
 		case <-t.C:
 		}
 		t.Stop()
 	}
 }
 
-// ConflictError reports a lost compare-and-swap race. It matches
-// [oauth2client.ErrConflict].
+// unlocker releases mine, unless it lapsed and someone else holds the
+// lock now. Calling it more than once is harmless.
+func (ls *leases) unlocker(account string, mine *lease) func(context.Context) error {
+	var once sync.Once
+	return func(context.Context) error {
+		once.Do(func() {
+			ls.mu.Lock()
+			if ls.held[account] == mine {
+				delete(ls.held, account)
+			}
+			ls.mu.Unlock()
+			close(mine.free)
+		})
+		return nil
+	}
+}
+
+// ConflictError reports a lost compare-and-swap race: nothing was
+// written. It matches [oauth2client.ErrConflict] with [errors.Is].
 type ConflictError struct {
-	Account          string
+	// Account is the record's key.
+	Account string
+	// Expected is the version the caller read; Actual the stored one
+	// (zero: no record).
 	Expected, Actual int64
 }
 
-// Error describes the race.
+// Error describes the race and what to do.
 func (e *ConflictError) Error() string {
 	return fmt.Sprintf("tokenstore: account %q was written by someone else (expected version %d, found %d): reload it and try again", e.Account, e.Expected, e.Actual)
 }
@@ -178,4 +199,30 @@ func (e *ConflictError) Error() string {
 // Is matches [oauth2client.ErrConflict].
 func (e *ConflictError) Is(target error) bool { return target == oauth2client.ErrConflict }
 
-var errEmptyAccount = fmt.Errorf("tokenstore: record has an empty Account")
+// ErrInvalidRecord is wrapped by the error of a write given a nil record
+// or one with an empty Account.
+var ErrInvalidRecord = errors.New("tokenstore: invalid record")
+
+func checkRecord(ctx context.Context, rec *oauth2client.Record) error {
+	if rec == nil {
+		return fmt.Errorf("%w: nil record", ErrInvalidRecord)
+	}
+	if err := ctxErr(ctx, "saving", rec.Account); err != nil {
+		return err
+	}
+	if rec.Account == "" {
+		return fmt.Errorf("%w: empty Account: set it to the mail account's key", ErrInvalidRecord)
+	}
+	return nil
+}
+
+func ctxErr(ctx context.Context, op, account string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("tokenstore: %s account %q: %w", op, account, err)
+	}
+	return nil
+}
+
+func notFound(account string) error {
+	return fmt.Errorf("tokenstore: account %q: %w", account, ErrNotFound)
+}

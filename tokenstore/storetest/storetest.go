@@ -9,7 +9,13 @@
 //
 // It checks the contract documented on oauth2client.TokenStore, and the
 // optional CompareAndSwapper, Locker and Lister extensions when the store
-// implements them.
+// implements them (the subtests of the others are skipped). A store must
+// return an error wrapping the context's error when it is given a context
+// that is already done, and must not write anything then.
+//
+// The suite runs its subtests one after the other. The Locker subtest
+// takes a few hundred milliseconds, since it waits for a short lease to
+// lapse.
 package storetest
 
 import (
@@ -17,8 +23,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -100,6 +108,7 @@ func equalRecords(t *testing.T, want, got *oauth2client.Record) {
 	assert.Equal(t, want.Version, got.Version)
 	assert.Equal(t, want.Status, got.Status)
 	assert.Equal(t, want.LastError, got.LastError)
+	assert.True(t, want.Updated.Equal(got.Updated), "updated %v != %v", want.Updated, got.Updated)
 }
 
 func testLoadSaveDelete(t *testing.T, s oauth2client.TokenStore) {
@@ -194,6 +203,24 @@ func testCancelled(t *testing.T, s oauth2client.TokenStore) {
 	assert.ErrorIs(t, s.Delete(ctx, "x"), context.Canceled)
 	_, err = s.Load(context.Background(), "x")
 	assert.ErrorIs(t, err, oauth2client.ErrNotFound, "a cancelled Save wrote nothing")
+
+	require.NoError(t, s.Save(context.Background(), Record("y")))
+	assert.ErrorIs(t, s.Delete(ctx, "y"), context.Canceled)
+	_, err = s.Load(context.Background(), "y")
+	assert.NoError(t, err, "a cancelled Delete deleted nothing")
+	if c, ok := s.(oauth2client.CompareAndSwapper); ok {
+		assert.ErrorIs(t, c.CompareAndSwap(ctx, Record("x")), context.Canceled, "CompareAndSwap")
+		_, err = s.Load(context.Background(), "x")
+		assert.ErrorIs(t, err, oauth2client.ErrNotFound, "a cancelled CompareAndSwap wrote nothing")
+	}
+	if l, ok := s.(oauth2client.Lister); ok {
+		_, err := l.List(ctx)
+		assert.ErrorIs(t, err, context.Canceled, "List")
+	}
+	if l, ok := s.(oauth2client.Locker); ok {
+		_, err := l.Lock(ctx, "free", time.Minute)
+		assert.ErrorIs(t, err, context.Canceled, "Lock of a free account with a cancelled context")
+	}
 }
 
 // testConcurrentSavers: unconditional saves from many goroutines leave a
@@ -238,9 +265,20 @@ func testCAS(t *testing.T, s interface {
 	require.NoError(t, s.CompareAndSwap(ctx, rec))
 	stale.AccessToken = "lost update"
 	require.ErrorIs(t, s.CompareAndSwap(ctx, stale), oauth2client.ErrConflict)
+	assert.Equal(t, int64(1), stale.Version, "a lost race leaves the caller's version alone")
 	got, err := s.Load(ctx, "dave")
 	require.NoError(t, err)
 	assert.Equal(t, oauth2client.Secret("second"), got.AccessToken, "a lost race writes nothing")
+	assert.Equal(t, rec.Version, got.Version)
+
+	// A deleted record can be created again from version 0.
+	require.NoError(t, s.Delete(ctx, "dave"))
+	require.ErrorIs(t, s.CompareAndSwap(ctx, rec), oauth2client.ErrConflict, "a stale version after a delete conflicts")
+	fresh := Record("dave")
+	require.NoError(t, s.CompareAndSwap(ctx, fresh), "version 0 after a delete creates")
+	got, err = s.Load(ctx, "dave")
+	require.NoError(t, err)
+	equalRecords(t, fresh, got)
 
 	// Concurrent increments: every successful CAS is one increment.
 	const workers, each = 8, 10
@@ -316,7 +354,45 @@ func testLocker(t *testing.T, l oauth2client.Locker) {
 	u, err := l.Lock(wctx, "gina", time.Minute)
 	require.NoError(t, err, "a crashed holder's lease must lapse")
 	assert.GreaterOrEqual(t, time.Since(start), 50*time.Millisecond, "the lease was not honoured")
+
 	require.NoError(t, u(ctx))
+
+	// A holder whose lease lapsed cannot release its successor's lock.
+	oldUnlock, err := l.Lock(ctx, "hank", 100*time.Millisecond)
+	require.NoError(t, err)
+	newUnlock, err := l.Lock(wctx, "hank", time.Minute) // waits for the lapse
+	require.NoError(t, err)
+	assert.NoError(t, oldUnlock(ctx), "unlocking a lapsed lock is harmless")
+	sctx, scancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	_, err = l.Lock(sctx, "hank", time.Minute)
+	scancel()
+	assert.ErrorIs(t, err, context.DeadlineExceeded, "the lapsed holder released its successor's lock")
+	require.NoError(t, newUnlock(ctx))
+
+	// Mutual exclusion under contention.
+	const workers = 8
+	var inside, overlaps, entries atomic.Int32
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for range 5 {
+				unlock, err := l.Lock(wctx, "ivy", time.Minute)
+				if !assert.NoError(t, err) {
+					return
+				}
+				if inside.Add(1) > 1 {
+					overlaps.Add(1)
+				}
+				entries.Add(1)
+				runtime.Gosched()
+				inside.Add(-1)
+				assert.NoError(t, unlock(ctx))
+			}
+		})
+	}
+	wg.Wait()
+	assert.Equal(t, int32(workers*5), entries.Load())
+	assert.Equal(t, int32(0), overlaps.Load(), "two holders at once")
 }
 
 func testLister(t *testing.T, s interface {
