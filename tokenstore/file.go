@@ -26,7 +26,7 @@ var ErrCorrupt = errors.New("tokenstore: stored record is corrupt")
 // CorruptError reports a record file that cannot be decoded. It never
 // contains the file's contents. It matches [ErrCorrupt] with [errors.Is].
 type CorruptError struct {
-	// Path is the file.
+	// Path is the file (for [SQL], the table and account).
 	Path string
 	// Err describes the problem (kind and offset, never data).
 	Err error
@@ -34,7 +34,7 @@ type CorruptError struct {
 
 // Error says which file is damaged and what to do.
 func (e *CorruptError) Error() string {
-	return fmt.Sprintf("tokenstore: %s is corrupt (%v): delete the file and have the account authorized again", e.Path, e.Err)
+	return fmt.Sprintf("tokenstore: %s is corrupt (%v): delete it and have the account authorized again", e.Path, e.Err)
 }
 
 // Unwrap returns [ErrCorrupt] and the underlying problem.

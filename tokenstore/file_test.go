@@ -120,7 +120,7 @@ func TestFileCorruptRecord(t *testing.T) {
 			assert.Equal(t, files[0], ce.Path)
 			assert.ErrorIs(t, err, tokenstore.ErrCorrupt)
 			assert.ErrorContains(t, err, tt.want)
-			assert.ErrorContains(t, err, "delete the file")
+			assert.ErrorContains(t, err, "delete it and have the account authorized again")
 			assert.NotContains(t, err.Error(), secret)
 			assert.NotContains(t, err.Error(), "refresh-b")
 

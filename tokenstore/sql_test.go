@@ -1,0 +1,213 @@
+package tokenstore_test
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // driver "pgx"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	_ "modernc.org/sqlite" // driver "sqlite"
+
+	"github.com/oauth2mail/oauth2mail/oauth2client"
+	"github.com/oauth2mail/oauth2mail/tokenstore"
+	"github.com/oauth2mail/oauth2mail/tokenstore/storetest"
+)
+
+// openSQLite opens a fresh SQLite database file.
+func openSQLite(t *testing.T) *sql.DB {
+	t.Helper()
+	dsn := "file:" + filepath.Join(t.TempDir(), "tokens.db") + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)"
+	db, err := sql.Open("sqlite", dsn)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = db.Close() })
+	return db
+}
+
+// openPostgres opens the database named by OAUTH2MAIL_TEST_POSTGRES, or
+// skips the test when it is not set (fails with OAUTH2MAIL_REQUIRE_PEERS=1).
+func openPostgres(t *testing.T) *sql.DB {
+	t.Helper()
+	dsn := os.Getenv("OAUTH2MAIL_TEST_POSTGRES")
+	if dsn == "" {
+		if os.Getenv("OAUTH2MAIL_REQUIRE_PEERS") == "1" {
+			t.Fatal("OAUTH2MAIL_TEST_POSTGRES is not set and OAUTH2MAIL_REQUIRE_PEERS=1")
+		}
+		t.Skip("set OAUTH2MAIL_TEST_POSTGRES=postgres://postgres@127.0.0.1:5432/test?sslmode=disable to test against PostgreSQL")
+	}
+	db, err := sql.Open("pgx", dsn)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = db.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, db.PingContext(ctx), "PostgreSQL at OAUTH2MAIL_TEST_POSTGRES")
+	return db
+}
+
+// uniqueTable names a table no other test run uses, and drops it at the
+// end of the test.
+func uniqueTable(t *testing.T, db *sql.DB) string {
+	t.Helper()
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	name := "oauth2mail_test_" + hex.EncodeToString(b[:])
+	t.Cleanup(func() {
+		for _, suffix := range []string{"", "_locks", "_migrations"} {
+			_, _ = db.Exec("DROP TABLE IF EXISTS " + name + suffix)
+		}
+	})
+	return name
+}
+
+func newSQL(t *testing.T, db *sql.DB, d tokenstore.Dialect) *tokenstore.SQL {
+	t.Helper()
+	s, err := tokenstore.NewSQL(tokenstore.SQLConfig{DB: db, Dialect: d, Table: uniqueTable(t, db)})
+	require.NoError(t, err)
+	require.NoError(t, s.Migrate(context.Background()))
+	return s
+}
+
+func TestSQL(t *testing.T) {
+	dialects := []struct {
+		dialect tokenstore.Dialect
+		open    func(*testing.T) *sql.DB
+	}{
+		{tokenstore.SQLite, openSQLite},
+		{tokenstore.PostgreSQL, openPostgres},
+	}
+	for _, d := range dialects {
+		t.Run(d.dialect.String(), func(t *testing.T) {
+			db := d.open(t)
+			storetest.Run(t, func(t *testing.T) oauth2client.TokenStore { return newSQL(t, db, d.dialect) })
+			t.Run("InvalidRecord", func(t *testing.T) { testInvalidRecord(t, newSQL(t, db, d.dialect)) })
+			t.Run("MigrateTwice", func(t *testing.T) { testMigrateTwice(t, db, d.dialect) })
+			t.Run("Corrupt", func(t *testing.T) { testSQLCorrupt(t, newSQL(t, db, d.dialect), db) })
+			t.Run("NotMigrated", func(t *testing.T) { testSQLNotMigrated(t, db, d.dialect) })
+			t.Run("TwoInstances", func(t *testing.T) { testSQLTwoInstances(t, db, d.dialect) })
+		})
+	}
+}
+
+func testMigrateTwice(t *testing.T, db *sql.DB, d tokenstore.Dialect) {
+	ctx := context.Background()
+	s := newSQL(t, db, d)
+	require.NoError(t, s.Save(ctx, storetest.Record("a")))
+	require.NoError(t, s.Migrate(ctx), "a second Migrate is harmless")
+	got, err := s.Load(ctx, "a")
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), got.Version)
+	var versions int
+	require.NoError(t, db.QueryRow("SELECT COUNT(*) FROM "+s.Table()+"_migrations").Scan(&versions))
+	assert.Equal(t, 1, versions)
+}
+
+func testSQLCorrupt(t *testing.T, s *tokenstore.SQL, db *sql.DB) {
+	ctx := context.Background()
+	require.NoError(t, s.Save(ctx, storetest.Record("a")))
+	require.NoError(t, s.Save(ctx, storetest.Record("b")))
+	q := "UPDATE " + s.Table() + " SET record = '{\"account\":\"a\",\"access_token\":\"SECRET-IN-ROW' WHERE account = 'a'"
+	_, err := db.Exec(q)
+	require.NoError(t, err)
+	q = "UPDATE " + s.Table() + " SET record = '{\"account\":\"a\"}' WHERE account = 'b'"
+	_, err = db.Exec(q)
+	require.NoError(t, err)
+
+	_, err = s.Load(ctx, "a")
+	var ce *tokenstore.CorruptError
+	require.ErrorAs(t, err, &ce)
+	assert.ErrorIs(t, err, tokenstore.ErrCorrupt)
+	assert.Contains(t, ce.Path, s.Table())
+	assert.NotContains(t, err.Error(), "SECRET-IN-ROW")
+	_, err = s.Load(ctx, "b")
+	require.ErrorIs(t, err, tokenstore.ErrCorrupt)
+	assert.ErrorContains(t, err, "another account")
+
+	require.NoError(t, s.Save(ctx, storetest.Record("a")), "an unconditional save replaces a corrupt record")
+	got, err := s.Load(ctx, "a")
+	require.NoError(t, err)
+	assert.Equal(t, int64(2), got.Version)
+}
+
+func testSQLNotMigrated(t *testing.T, db *sql.DB, d tokenstore.Dialect) {
+	ctx := context.Background()
+	s, err := tokenstore.NewSQL(tokenstore.SQLConfig{DB: db, Dialect: d, Table: uniqueTable(t, db)})
+	require.NoError(t, err)
+	_, err = s.Load(ctx, "a")
+	assert.ErrorContains(t, err, s.Table())
+	assert.NotErrorIs(t, err, oauth2client.ErrNotFound)
+	assert.Error(t, s.Save(ctx, storetest.Record("a")))
+	assert.Error(t, s.CompareAndSwap(ctx, storetest.Record("a")))
+	assert.Error(t, s.Delete(ctx, "a"))
+	_, err = s.List(ctx)
+	assert.Error(t, err)
+	_, err = s.Lock(ctx, "a", time.Minute)
+	assert.Error(t, err)
+}
+
+// testSQLTwoInstances checks that two stores over one table (two
+// application instances) exclude each other.
+func testSQLTwoInstances(t *testing.T, db *sql.DB, d tokenstore.Dialect) {
+	ctx := context.Background()
+	a := newSQL(t, db, d)
+	b, err := tokenstore.NewSQL(tokenstore.SQLConfig{DB: db, Dialect: d, Table: a.Table()})
+	require.NoError(t, err)
+	require.NoError(t, b.Migrate(ctx))
+
+	unlock, err := a.Lock(ctx, "x", time.Minute)
+	require.NoError(t, err)
+	wctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	_, err = b.Lock(wctx, "x", time.Minute)
+	cancel()
+	require.ErrorIs(t, err, context.DeadlineExceeded, "the other instance got the lock too")
+
+	got := make(chan error, 1)
+	go func() {
+		u, err := b.Lock(ctx, "x", time.Minute)
+		if err == nil {
+			err = u(ctx)
+		}
+		got <- err
+	}()
+	require.NoError(t, unlock(ctx))
+	require.NoError(t, <-got)
+
+	rec := storetest.Record("y")
+	require.NoError(t, a.CompareAndSwap(ctx, rec))
+	stale := rec.Clone()
+	require.NoError(t, b.CompareAndSwap(ctx, rec))
+	require.ErrorIs(t, a.CompareAndSwap(ctx, stale), oauth2client.ErrConflict)
+}
+
+func TestNewSQLErrors(t *testing.T) {
+	db := openSQLite(t)
+	tests := []struct {
+		name string
+		cfg  tokenstore.SQLConfig
+		want string
+	}{
+		{"no db", tokenstore.SQLConfig{Dialect: tokenstore.SQLite}, "DB is nil"},
+		{"no dialect", tokenstore.SQLConfig{DB: db}, "Dialect Dialect(0) is not supported"},
+		{"bad dialect", tokenstore.SQLConfig{DB: db, Dialect: 9}, "Dialect(9)"},
+		{"injection", tokenstore.SQLConfig{DB: db, Dialect: tokenstore.SQLite, Table: "t; DROP TABLE x"}, "not a plain identifier"},
+		{"quoted", tokenstore.SQLConfig{DB: db, Dialect: tokenstore.SQLite, Table: `"t"`}, "not a plain identifier"},
+		{"digit first", tokenstore.SQLConfig{DB: db, Dialect: tokenstore.SQLite, Table: "1t"}, "not a plain identifier"},
+		{"too long", tokenstore.SQLConfig{DB: db, Dialect: tokenstore.SQLite, Table: "t234567890123456789012345678901234567890123456789"}, "not a plain identifier"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := tokenstore.NewSQL(tt.cfg)
+			assert.Nil(t, s)
+			assert.ErrorContains(t, err, tt.want)
+		})
+	}
+	s, err := tokenstore.NewSQL(tokenstore.SQLConfig{DB: db, Dialect: tokenstore.PostgreSQL})
+	require.NoError(t, err)
+	assert.Equal(t, tokenstore.DefaultTable, s.Table())
+	assert.Equal(t, "PostgreSQL", tokenstore.PostgreSQL.String())
+}
