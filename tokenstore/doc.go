@@ -1,17 +1,27 @@
-// Package tokenstore has token stores for oauth2client and a
-// conformance suite for your own (package storetest).
+// Package tokenstore has token stores for oauth2client, and (in package
+// storetest) a conformance suite for your own.
 //
 // Which store to pick:
 //
-//   - [Memory]: tests, or applications that can re-authorize every
-//     mailbox after a restart.
+//   - [Memory]: tests, or applications that can have every mailbox
+//     authorized again after a restart.
 //   - [File]: the embedded default for a single process: one file per
-//     account, crash-safe, no database needed.
+//     account in a private directory, written crash-safely, no database
+//     needed.
+//   - [SQL]: several instances of an application sharing their accounts,
+//     on SQLite or PostgreSQL through database/sql (bring your own
+//     driver). Its compare-and-swap and refresh lock work across
+//     processes.
 //   - your own: any type with Load, Save and Delete
-//     (oauth2client.TokenStore). Implement oauth2client.CompareAndSwapper
-//     and oauth2client.Locker as well when several instances share it,
-//     and run storetest.Run against it.
+//     ([oauth2client.TokenStore]). When several instances share it,
+//     implement [oauth2client.CompareAndSwapper] and [oauth2client.Locker]
+//     as well, and run storetest.Run against it.
+//
+// All three implement [oauth2client.CompareAndSwapper],
+// [oauth2client.Locker] and [oauth2client.Lister]; the Locker of Memory
+// and File works within one process only.
 //
 // Stores keep access and refresh tokens, which open mailboxes: protect
-// them at rest.
+// them at rest. Errors never contain a token or a stored record's
+// contents.
 package tokenstore
