@@ -53,8 +53,9 @@ var ErrInsecure = errors.New("tokenstore: token files are accessible to other us
 // (kill -9 or power loss) each record is either its old or its new
 // version in full.
 //
-// File implements [oauth2client.CompareAndSwapper] (by version, under a
-// per-account mutex), [oauth2client.Lister] (by reading the directory)
+// File implements [oauth2client.CompareAndSwapper] (by version; writers
+// of one account are serialised by one of 64 mutexes chosen by the
+// account's hash), [oauth2client.Lister] (by reading the directory)
 // and [oauth2client.Locker] (within the process). It does not coordinate
 // several processes: open a directory with one File in one process only,
 // and use the SQL store for several instances.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 
 	"github.com/oauth2mail/oauth2mail/oauth2client"
 	"github.com/oauth2mail/oauth2mail/tokenstore"
@@ -60,4 +61,30 @@ func TestConflictError(t *testing.T) {
 	assert.Equal(t, tokenstore.ConflictError{Account: "a", Expected: 0, Actual: 1}, *ce)
 	assert.ErrorIs(t, err, tokenstore.ErrConflict)
 	assert.ErrorContains(t, err, "reload it and try again")
+}
+
+// TestMemoryLockWaitersLeaveNoGoroutines lets many waiters time out and
+// checks that nothing keeps running for them.
+func TestMemoryLockWaitersLeaveNoGoroutines(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	s := tokenstore.NewMemory()
+	unlock, err := s.Lock(context.Background(), "a", time.Hour)
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	const waiters = 20
+	errs := make(chan error, waiters)
+	for range waiters {
+		go func() {
+			_, err := s.Lock(ctx, "a", time.Hour)
+			errs <- err
+		}()
+	}
+	for range waiters {
+		assert.ErrorIs(t, <-errs, context.DeadlineExceeded)
+	}
+	require.NoError(t, unlock(context.Background()))
+	u, err := s.Lock(context.Background(), "a", time.Hour)
+	require.NoError(t, err, "released after the waiters gave up")
+	require.NoError(t, u(context.Background()))
 }
