@@ -153,54 +153,65 @@ func migrations() [][]string {
 }
 
 // Migrate creates the store's tables, or upgrades them to this version
-// of the package. The applied versions are kept in Table+"_migrations";
-// running it again is harmless. On PostgreSQL concurrent Migrate calls
-// are serialised by an advisory lock; on SQLite run it from one process
-// at a time (for example at startup).
-func (s *SQL) Migrate(ctx context.Context) error {
-	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS `+s.table+`_migrations (version INTEGER PRIMARY KEY, applied TEXT NOT NULL)`); err != nil {
-		return fmt.Errorf("tokenstore: creating %s_migrations: %w", s.table, err)
-	}
-	for v, stmts := range migrations() {
-		if v == 0 {
-			continue
+// of the package, in one transaction. The applied schema versions are
+// kept in Table+"_migrations"; running Migrate again is harmless, and
+// concurrent calls (several instances starting at once) wait for each
+// other. It refuses a schema newer than this package knows.
+func (s *SQL) Migrate(ctx context.Context) (err error) {
+	log := s.table + "_migrations"
+	createLog := `CREATE TABLE IF NOT EXISTS ` + log + ` (version INTEGER PRIMARY KEY, applied TEXT NOT NULL)`
+	wrap := func(err error) error { return fmt.Errorf("tokenstore: migrating table %s: %w", s.table, err) }
+	if s.dialect == SQLite {
+		// Outside the transaction, so that its first statement can take
+		// the write lock below.
+		if _, err := s.db.ExecContext(ctx, createLog); err != nil {
+			return wrap(err)
 		}
-		if err := s.migrate(ctx, v, stmts); err != nil {
-			return fmt.Errorf("tokenstore: migrating %s to version %d: %w", s.table, v, err)
-		}
 	}
-	return nil
-}
-
-func (s *SQL) migrate(ctx context.Context, v int, stmts []string) (err error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return err
+		return wrap(err)
 	}
 	defer func() {
 		if err != nil {
 			_ = tx.Rollback()
+			err = wrap(err)
 		}
 	}()
-	if s.dialect == PostgreSQL {
-		if _, err = tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtext($1))`, s.table+"_migrations"); err != nil {
+	switch s.dialect {
+	case PostgreSQL:
+		if _, err = tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtext($1))`, log); err != nil {
+			return err
+		}
+		if _, err = tx.ExecContext(ctx, createLog); err != nil {
+			return err
+		}
+	case SQLite:
+		// A write that changes nothing takes the database's write lock
+		// at once, so that concurrent callers wait (busy timeout) rather
+		// than fail to upgrade a read transaction.
+		if _, err = tx.ExecContext(ctx, `DELETE FROM `+log+` WHERE version < 0`); err != nil {
 			return err
 		}
 	}
-	var n int
-	if err = tx.QueryRowContext(ctx, s.bind(`SELECT COUNT(*) FROM `+s.table+`_migrations WHERE version = $1`), v).Scan(&n); err != nil {
+	var cur int
+	if err = tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM `+log).Scan(&cur); err != nil {
 		return err
 	}
-	if n > 0 {
-		return tx.Rollback()
+	ms := migrations()
+	latest := len(ms) - 1
+	if cur > latest {
+		return fmt.Errorf("the schema has version %d, newer than this package's %d: upgrade github.com/oauth2mail/oauth2mail", cur, latest)
 	}
-	for _, stmt := range stmts {
-		if _, err = tx.ExecContext(ctx, fmt.Sprintf(stmt, s.table)); err != nil {
-			return err
+	for v := cur + 1; v <= latest; v++ {
+		for _, stmt := range ms[v] {
+			if _, err = tx.ExecContext(ctx, fmt.Sprintf(stmt, s.table)); err != nil {
+				return fmt.Errorf("version %d: %w", v, err)
+			}
 		}
-	}
-	if _, err = tx.ExecContext(ctx, s.bind(`INSERT INTO `+s.table+`_migrations (version, applied) VALUES ($1, $2)`), v, time.Now().UTC().Format(time.RFC3339)); err != nil {
-		return err
+		if _, err = tx.ExecContext(ctx, s.bind(`INSERT INTO `+log+` (version, applied) VALUES ($1, $2)`), v, time.Now().UTC().Format(time.RFC3339)); err != nil {
+			return fmt.Errorf("version %d: %w", v, err)
+		}
 	}
 	return tx.Commit()
 }

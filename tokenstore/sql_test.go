@@ -90,6 +90,8 @@ func TestSQL(t *testing.T) {
 			t.Run("Corrupt", func(t *testing.T) { testSQLCorrupt(t, newSQL(t, db, d.dialect), db) })
 			t.Run("NotMigrated", func(t *testing.T) { testSQLNotMigrated(t, db, d.dialect) })
 			t.Run("TwoInstances", func(t *testing.T) { testSQLTwoInstances(t, db, d.dialect) })
+			t.Run("ConcurrentMigrate", func(t *testing.T) { testConcurrentMigrate(t, db, d.dialect) })
+			t.Run("SchemaTooNew", func(t *testing.T) { testSchemaTooNew(t, db, d.dialect) })
 		})
 	}
 }
@@ -210,4 +212,37 @@ func TestNewSQLErrors(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, tokenstore.DefaultTable, s.Table())
 	assert.Equal(t, "PostgreSQL", tokenstore.PostgreSQL.String())
+}
+
+// testConcurrentMigrate starts several instances at once on fresh tables.
+func testConcurrentMigrate(t *testing.T, db *sql.DB, d tokenstore.Dialect) {
+	ctx := context.Background()
+	table := uniqueTable(t, db)
+	const instances = 4
+	errs := make(chan error, instances)
+	for range instances {
+		go func() {
+			s, err := tokenstore.NewSQL(tokenstore.SQLConfig{DB: db, Dialect: d, Table: table})
+			if err == nil {
+				err = s.Migrate(ctx)
+			}
+			errs <- err
+		}()
+	}
+	for range instances {
+		assert.NoError(t, <-errs)
+	}
+	var versions int
+	require.NoError(t, db.QueryRow("SELECT COUNT(*) FROM "+table+"_migrations").Scan(&versions))
+	assert.Equal(t, 1, versions, "each version applied once")
+}
+
+func testSchemaTooNew(t *testing.T, db *sql.DB, d tokenstore.Dialect) {
+	ctx := context.Background()
+	s := newSQL(t, db, d)
+	_, err := db.Exec("INSERT INTO " + s.Table() + "_migrations (version, applied) VALUES (99, 'later')")
+	require.NoError(t, err)
+	err = s.Migrate(ctx)
+	assert.ErrorContains(t, err, "newer than this package")
+	assert.ErrorContains(t, err, s.Table())
 }
