@@ -1,0 +1,235 @@
+// Package oauthflow holds the x/oauth2 plumbing shared by the google and
+// provider packages: a default HTTP client, bounded body reads, RFC 6749
+// §5.2 error bodies turned into [*oauth2client.ProviderError], Retry-After
+// parsing and id_token payload decoding.
+package oauthflow
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/oauth2mail/oauth2mail/oauth2client"
+)
+
+// MaxBody is the most bytes read from any provider response.
+const MaxBody = 1 << 20
+
+// DefaultClient returns a new HTTP client with sane timeouts for calls to
+// an identity provider.
+func DefaultClient() *http.Client {
+	return &http.Client{
+		Timeout: 30 * time.Second,
+		Transport: &http.Transport{
+			Proxy:                 http.ProxyFromEnvironment,
+			DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			TLSHandshakeTimeout:   10 * time.Second,
+			ResponseHeaderTimeout: 20 * time.Second,
+			IdleConnTimeout:       90 * time.Second,
+			MaxIdleConnsPerHost:   8,
+			ForceAttemptHTTP2:     true,
+		},
+	}
+}
+
+// Context returns ctx carrying hc the way x/oauth2 expects it. The
+// returned context is used for one call only, never stored.
+func Context(ctx context.Context, hc *http.Client) context.Context {
+	return context.WithValue(ctx, oauth2.HTTPClient, hc)
+}
+
+// Body is an RFC 6749 §5.2 error body.
+type Body struct {
+	Error       string `json:"error"`
+	Description string `json:"error_description"`
+	URI         string `json:"error_uri"`
+}
+
+// ParseBody decodes an error body; it returns the zero Body when b is
+// not one.
+func ParseBody(b []byte) Body {
+	var e Body
+	if json.Unmarshal(b, &e) != nil {
+		return Body{}
+	}
+	return e
+}
+
+// RetryAfter parses a Retry-After header (seconds or an HTTP date,
+// relative to now); zero when absent or unparsable.
+func RetryAfter(h http.Header, now time.Time) time.Duration {
+	v := strings.TrimSpace(h.Get("Retry-After"))
+	if v == "" {
+		return 0
+	}
+	if n, err := strconv.Atoi(v); err == nil {
+		if n < 0 {
+			return 0
+		}
+		return time.Duration(n) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}
+
+// Classifier explains an OAuth error code for one provider: the class
+// and the remedy. ok false means the code is unknown to it.
+type Classifier func(code string) (class oauth2client.Class, remedy string, ok bool)
+
+// Generic classifies the RFC 6749 and RFC 6750 error codes.
+func Generic(code string) (oauth2client.Class, string, bool) {
+	switch code {
+	case "invalid_grant":
+		return oauth2client.ClassReauth, "the authorization expired or was revoked: connect the account again", true
+	case "invalid_client", "unauthorized_client":
+		return oauth2client.ClassConfig, "check the client ID and client secret registered with the provider", true
+	case "invalid_request", "unsupported_grant_type", "unsupported_response_type":
+		return oauth2client.ClassConfig, "the provider rejected the request: check the endpoints and client settings", true
+	case "invalid_scope":
+		return oauth2client.ClassConfig, "the provider does not allow a requested scope: check the configured scopes", true
+	case "access_denied":
+		return oauth2client.ClassUser, "the user declined: ask them to connect again and accept", true
+	case "interaction_required", "login_required", "consent_required":
+		return oauth2client.ClassReauth, "the user must sign in again", true
+	case "server_error", "temporarily_unavailable", "slow_down":
+		return oauth2client.ClassTransient, "the provider is unavailable: try again later", true
+	}
+	return oauth2client.ClassUnknown, "", false
+}
+
+// Error turns err from an x/oauth2 call (or a hand-made request) into a
+// [*oauth2client.ProviderError] for provider and op. classify (which may
+// be nil) is consulted before [Generic]. now is used for Retry-After
+// dates. Request bodies, tokens and secrets never reach the result: only
+// the provider's error code and description, the status and the
+// underlying network error.
+func Error(provider, op string, err error, classify Classifier, now time.Time) *oauth2client.ProviderError {
+	var pe *oauth2client.ProviderError
+	if errors.As(err, &pe) {
+		return pe
+	}
+	out := &oauth2client.ProviderError{Provider: provider, Op: op}
+	var re *oauth2.RetrieveError
+	if !errors.As(err, &re) {
+		out.Err = err
+		if isNetwork(err) {
+			out.Class = oauth2client.ClassTransient
+			out.Remedy = "the provider could not be reached: check the network and try again later"
+		}
+		return out
+	}
+	code, desc := re.ErrorCode, re.ErrorDescription
+	if code == "" {
+		b := ParseBody(re.Body)
+		code, desc = b.Error, b.Description
+	}
+	out.Code, out.Description = code, desc
+	if re.Response != nil {
+		out.HTTPStatus = re.Response.StatusCode
+		out.RetryAfter = RetryAfter(re.Response.Header, now)
+	}
+	return Classify(out, classify)
+}
+
+// Classify fills e.Class and e.Remedy from e.Code and e.HTTPStatus.
+func Classify(e *oauth2client.ProviderError, classify Classifier) *oauth2client.ProviderError {
+	if classify != nil {
+		if c, r, ok := classify(e.Code); ok {
+			e.Class, e.Remedy = c, r
+		}
+	}
+	if e.Class == oauth2client.ClassUnknown {
+		if c, r, ok := Generic(e.Code); ok {
+			e.Class, e.Remedy = c, r
+		}
+	}
+	if e.HTTPStatus == http.StatusTooManyRequests || e.HTTPStatus >= 500 {
+		e.Class = oauth2client.ClassTransient
+		if e.Remedy == "" || e.Code == "" {
+			e.Remedy = "the provider is unavailable or throttling: try again later"
+		}
+	}
+	return e
+}
+
+// FromResponse builds the error for a non-2xx response whose body is b.
+func FromResponse(provider, op string, resp *http.Response, b []byte, classify Classifier, now time.Time) *oauth2client.ProviderError {
+	body := ParseBody(b)
+	e := &oauth2client.ProviderError{Provider: provider, Op: op, Code: body.Error, Description: body.Description,
+		HTTPStatus: resp.StatusCode, RetryAfter: RetryAfter(resp.Header, now)}
+	if e.Code == "" && e.Description == "" {
+		e.Err = fmt.Errorf("unexpected HTTP status %d", resp.StatusCode)
+	}
+	return Classify(e, classify)
+}
+
+func isNetwork(err error) bool {
+	var ne net.Error
+	var ue *url.Error
+	return errors.As(err, &ne) || errors.As(err, &ue) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) ||
+		errors.Is(err, io.ErrUnexpectedEOF)
+}
+
+// Do sends req with hc and returns the body, read through a [MaxBody]
+// limit. Non-2xx answers are returned as errors by [FromResponse].
+func Do(hc *http.Client, req *http.Request, provider, op string, classify Classifier, now time.Time) ([]byte, error) {
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, Error(provider, op, err, classify, now)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, MaxBody))
+	if err != nil {
+		return nil, Error(provider, op, err, classify, now)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return nil, FromResponse(provider, op, resp, b, classify, now)
+	}
+	return b, nil
+}
+
+// Claims decodes the payload of a JWT (an id_token) without verifying
+// it. Use it only on tokens received directly from the token endpoint
+// over TLS (OpenID Connect Core §3.1.3.7), never to authenticate.
+func Claims(token string) (map[string]any, error) {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return nil, errors.New("id_token is not a JWT")
+	}
+	p, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
+	if err != nil {
+		return nil, fmt.Errorf("id_token payload: %w", err)
+	}
+	var c map[string]any
+	if err := json.Unmarshal(p, &c); err != nil {
+		return nil, fmt.Errorf("id_token payload: %w", err)
+	}
+	return c, nil
+}
+
+// String returns claim name of c as a string ("" if absent or not a
+// string).
+func String(c map[string]any, name string) string {
+	s, _ := c[name].(string)
+	return s
+}
+
+// Scopes splits the scope field of a token response.
+func Scopes(t *oauth2.Token) []string {
+	s, _ := t.Extra("scope").(string)
+	return strings.Fields(s)
+}
