@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -232,4 +233,53 @@ func String(c map[string]any, name string) string {
 func Scopes(t *oauth2.Token) []string {
 	s, _ := t.Extra("scope").(string)
 	return strings.Fields(s)
+}
+
+// Expiry returns when t expires, from its expires_in measured on now
+// (so that an injected clock is honoured), else t.Expiry.
+func Expiry(t *oauth2.Token, now time.Time) time.Time {
+	secs := t.ExpiresIn
+	if secs == 0 {
+		if f, ok := t.Extra("expires_in").(float64); ok {
+			secs = int64(f)
+		}
+	}
+	if secs > 0 {
+		return now.Add(time.Duration(secs) * time.Second)
+	}
+	return t.Expiry
+}
+
+// Capture returns a copy of hc whose transport errors are also kept in
+// the returned func's result: x/oauth2/jwt formats them with %v, which
+// loses the chain, and callers need to tell a network failure apart.
+// Use the pair for one call only.
+func Capture(hc *http.Client) (*http.Client, func() error) {
+	c := *hc
+	rt := &capture{base: hc.Transport}
+	if rt.base == nil {
+		rt.base = http.DefaultTransport
+	}
+	c.Transport = rt
+	return &c, func() error {
+		rt.mu.Lock()
+		defer rt.mu.Unlock()
+		return rt.err
+	}
+}
+
+type capture struct {
+	base http.RoundTripper
+	mu   sync.Mutex
+	err  error
+}
+
+func (c *capture) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := c.base.RoundTrip(r)
+	if err != nil {
+		c.mu.Lock()
+		c.err = err
+		c.mu.Unlock()
+	}
+	return resp, err
 }
