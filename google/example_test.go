@@ -15,7 +15,7 @@ import (
 func ExampleNew() {
 	p, err := google.New(google.Config{
 		ClientID:     "123-abc.apps.googleusercontent.com",
-		ClientSecret: oauth2client.Secret(os.Getenv("GOOGLE_CLIENT_SECRET")),
+		ClientSecret: oauth2client.Secret("GOCSPX-" + os.Getenv("GOOGLE_CLIENT_SECRET")),
 	})
 	if err != nil {
 		fmt.Println(err)
