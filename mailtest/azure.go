@@ -58,19 +58,69 @@ type AzureOptions struct {
 	// providers with reuse detection. Entra itself keeps old refresh
 	// tokens valid (the default).
 	StrictRotation bool
+	// AllowPublicClientFlows accepts device-code token requests that
+	// carry no client credential, like an app registration with
+	// "Allow public client flows" set to Yes (MSAL's public client).
+	AllowPublicClientFlows bool
 	// Now is the clock for token lifetimes (default time.Now).
 	Now func() time.Time
 }
 
 // Azure is a fake Microsoft Entra ID (v2.0 endpoints), served over TLS on
 // loopback, faithful enough for MSAL for Go to run against it with
-// instance discovery off: tenant in the path,
-// /{tenant}/v2.0/.well-known/openid-configuration,
-// /{tenant}/oauth2/v2.0/authorize and /token, Entra's error JSON
-// (error, error_description "AADSTSnnnn: ...", error_codes, timestamp,
-// trace_id, correlation_id, error_uri), refresh-token rotation, client
-// credentials, client_info and id_token as MSAL expects. Access tokens
-// are RS256 JWTs of realistic size (about 2 KB) recorded in [Azure.Ledger].
+// instance discovery off (the azure package turns it off when
+// Config.AuthorityURL is set). It serves, for every registered tenant
+// and for common, organizations and consumers:
+//
+//   - GET /{tenant}/v2.0/.well-known/openid-configuration (issuer
+//     URL()+"/{tenant}/v2.0", so MSAL's issuer check passes);
+//   - GET /{tenant}/oauth2/v2.0/authorize: checks client_id, redirect_uri
+//     (AADSTS50011), response_type=code, scope, and PKCE
+//     (code_challenge with code_challenge_method=S256), then redirects to
+//     the redirect URI with code and state, or with error and
+//     error_description (see [Azure.DenyNext]);
+//   - POST /{tenant}/oauth2/v2.0/token: grant types authorization_code
+//     (PKCE checked, codes single-use: reuse gives AADSTS54005),
+//     refresh_token (rotated on every use; old ones stay valid as at
+//     Entra unless AzureOptions.StrictRotation), client_credentials
+//     (real tenant and scope https://outlook.office365.com/.default
+//     only) and device_code; client authentication by client_secret or
+//     by a certificate client_assertion (PS256 or RS256, verified with
+//     AzureOptions.Certificate's public key);
+//   - POST /{tenant}/oauth2/v2.0/devicecode (see [Azure.ApproveDevice]);
+//   - GET /common/discovery/instance, answered harmlessly.
+//
+// Token answers have Entra's shape: access_token, token_type Bearer,
+// expires_in, ext_expires_in, refresh_token (when offline_access was
+// asked), scope, id_token (unsigned payload with preferred_username, oid,
+// tid, sub, iss, aud, exp, iat) and client_info (base64url of
+// {"uid":oid,"utid":tid}). Access tokens are RS256 JWTs of realistic size
+// (about 2 KB, aud https://outlook.office.com with scp for users,
+// https://outlook.office365.com with roles for apps) signed with a key
+// the fake generates ([Azure.PublicKey]), and each is recorded in
+// [Azure.Ledger] with the user's mail address as Username, so the fake
+// IMAP and SMTP servers accept exactly these tokens.
+//
+// Errors are Entra's JSON with the right HTTP status: error,
+// error_description ("AADSTSnnnn: text\r\nTrace ID: ...\r\nCorrelation
+// ID: ...\r\nTimestamp: ..."), error_codes, timestamp, trace_id,
+// correlation_id and error_uri. Besides the errors the protocol produces
+// by itself (wrong secret 7000215, unknown client 700016, unknown tenant
+// 90002, bad redirect URI 50011, expired or reused code, ...),
+// [Azure.FailNext] makes the next token request fail with any AADSTS
+// code, and [Azure.TokenRequests] counts requests per grant type.
+//
+// A typical test or quickstart:
+//
+//	az, _ := mailtest.NewAzure(mailtest.AzureOptions{RedirectURIs: []string{redirect}})
+//	defer az.Close()
+//	p, _ := azure.New(azure.Config{ClientID: az.ClientID(), Tenant: az.Tenant(),
+//		ClientSecret: oauth2client.Secret(az.ClientSecret()),
+//		AuthorityURL: az.URL(), HTTPClient: az.Client()})
+//	// ... client.StartAuthorization(...) returns authURL
+//	callback, _ := az.Authorize(ctx, authURL) // the browser and the user
+//	// GET callback against the Client's handler; the tokens open the
+//	// mailtest IMAP and SMTP servers built with Tokens: az.Ledger().
 //
 // It is safe for concurrent use.
 type Azure struct {
@@ -85,7 +135,18 @@ type Azure struct {
 	failNext []int
 	denyNext string
 	requests map[string]int
+	byTenant map[[2]string]int
+	devices  map[string]*azDevice
 	serial   int
+}
+
+type azDevice struct {
+	userCode string
+	scopes   []string
+	tenant   string
+	expires  time.Time
+	user     *AzureUser
+	denied   bool
 }
 
 type azCode struct {
@@ -105,7 +166,8 @@ type azRT struct {
 	revoked bool
 }
 
-// NewAzure starts a fake Entra ID.
+// NewAzure starts a fake Entra ID with opts (zero values as documented on
+// [AzureOptions]). Close it when done.
 func NewAzure(opts AzureOptions) (*Azure, error) {
 	if opts.ClientID == "" {
 		opts.ClientID = "00000000-0000-4000-8000-00000000c11e"
@@ -141,7 +203,8 @@ func NewAzure(opts AzureOptions) (*Azure, error) {
 		return nil, err
 	}
 	a := &Azure{opts: opts, key: key, ledger: NewLedger(opts.Now),
-		codes: map[string]*azCode{}, rts: map[string]*azRT{}, requests: map[string]int{}}
+		codes: map[string]*azCode{}, rts: map[string]*azRT{}, requests: map[string]int{},
+		byTenant: map[[2]string]int{}, devices: map[string]*azDevice{}}
 	a.srv = httptest.NewTLSServer(http.HandlerFunc(a.serve))
 	return a, nil
 }
@@ -167,7 +230,45 @@ func (a *Azure) ClientID() string { return a.opts.ClientID }
 func (a *Azure) ClientSecret() string { return a.opts.ClientSecret }
 
 // Tenant returns the first tenant ID.
-func (a *Azure) Tenant() string { return a.opts.Tenants[0] }
+func (a *Azure) Tenant() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.opts.Tenants[0]
+}
+
+// AddTenant registers another directory ID (or verified domain name).
+func (a *Azure) AddTenant(id string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !slices.Contains(a.opts.Tenants, id) {
+		a.opts.Tenants = append(a.opts.Tenants, id)
+	}
+}
+
+// AddUser registers a user who can sign in, filling in ObjectID and
+// Tenant as [AzureOptions] does, adds the user's tenant if it is new, and
+// returns the user as registered.
+func (a *Azure) AddUser(u AzureUser) AzureUser {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if u.Tenant == "" {
+		u.Tenant = a.opts.Tenants[0]
+	} else if !slices.Contains(a.opts.Tenants, u.Tenant) {
+		a.opts.Tenants = append(a.opts.Tenants, u.Tenant)
+	}
+	if u.ObjectID == "" {
+		u.ObjectID = fmt.Sprintf("aaaaaaaa-0000-4000-8000-%012d", len(a.opts.Users)+1)
+	}
+	a.opts.Users = append(a.opts.Users, u)
+	return u
+}
+
+// Users returns the registered users.
+func (a *Azure) Users() []AzureUser {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return slices.Clone(a.opts.Users)
+}
 
 // RegisterRedirectURI adds a redirect URI to the application.
 func (a *Azure) RegisterRedirectURI(uri string) {
@@ -176,9 +277,13 @@ func (a *Azure) RegisterRedirectURI(uri string) {
 	a.opts.RedirectURIs = append(a.opts.RedirectURIs, uri)
 }
 
-// FailNext makes the next token request fail with the AADSTS error code
-// (e.g. 7000215, 70008, 65001), as Entra reports it. Several calls queue.
-// Codes the fake does not know fail as invalid_request.
+// FailNext makes the next token request (any grant type) fail with the
+// AADSTS error code (e.g. 7000215, 70008, 65001), with the OAuth error,
+// HTTP status and text Entra sends for it. Several calls queue. Codes the
+// fake does not know fail as invalid_request with status 400. The
+// pseudo-codes 429, 500 and 503 make that HTTP status instead (throttling
+// AADSTS90055, transient AADSTS90033), with a Retry-After of 7 seconds
+// on 429 and 503.
 func (a *Azure) FailNext(aadsts int) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -194,22 +299,46 @@ func (a *Azure) DenyNext(oauthError string) {
 }
 
 // TokenRequests returns how many token requests of a grant type
-// ("authorization_code", "refresh_token", "client_credentials") arrived,
-// failed ones included.
+// ("authorization_code", "refresh_token", "client_credentials",
+// "device_code") arrived, failed ones included.
 func (a *Azure) TokenRequests(grantType string) int {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.requests[grantType]
 }
 
+// TokenRequestsAt is [Azure.TokenRequests] for requests sent to one
+// tenant's token endpoint (the tenant segment of the path, e.g. a tenant
+// ID or "organizations").
+func (a *Azure) TokenRequestsAt(grantType, tenant string) int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.byTenant[[2]string{grantType, tenant}]
+}
+
 // Authorize plays the user's browser at the authorization URL: the user
-// named by login_hint (or the first user) signs in and consents. It
-// returns the URL the browser is redirected to: the application's
-// callback with code and state, or with error and error_description.
+// named by login_hint (or else the first user of the URL's tenant) signs
+// in and consents. It returns the URL the browser is redirected to: the
+// application's callback with code and state, or with error and
+// error_description (after [Azure.DenyNext], or for a user who is not in
+// the tenant). The application's callback handler is not called: GET the
+// returned URL against it. Errors Entra shows on its own pages (unknown
+// client, unregistered redirect URI) are returned as an error.
 func (a *Azure) Authorize(ctx context.Context, authURL string) (string, error) {
+	return a.AuthorizeAs(ctx, authURL, "")
+}
+
+// AuthorizeAs is [Azure.Authorize] with the user who signs in chosen by
+// mail address, whatever the URL's login_hint says (as when a user picks
+// another account on the sign-in page). An empty email behaves like
+// Authorize.
+func (a *Azure) AuthorizeAs(ctx context.Context, authURL, email string) (string, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, authURL, nil)
 	if err != nil {
 		return "", err
+	}
+	if email != "" {
+		req.Header.Set(signInHeader, email)
 	}
 	hc := *a.srv.Client()
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
@@ -229,6 +358,10 @@ func (a *Azure) Authorize(ctx context.Context, authURL string) (string, error) {
 	return resp.Header.Get("Location"), nil
 }
 
+// signInHeader carries AuthorizeAs's choice of user to the authorize
+// endpoint.
+const signInHeader = "X-Mailtest-Sign-In-As"
+
 func (a *Azure) serve(w http.ResponseWriter, r *http.Request) {
 	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
 	if len(parts) < 2 {
@@ -247,12 +380,16 @@ func (a *Azure) serve(w http.ResponseWriter, r *http.Request) {
 		a.authorize(w, r, tenant)
 	case rest == "oauth2/v2.0/token" && r.Method == http.MethodPost:
 		a.token(w, r, tenant)
+	case rest == "oauth2/v2.0/devicecode" && r.Method == http.MethodPost:
+		a.deviceCode(w, r, tenant)
 	default:
 		http.NotFound(w, r)
 	}
 }
 
 func (a *Azure) knownTenant(t string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	return t == "common" || t == "organizations" || t == "consumers" || slices.Contains(a.opts.Tenants, t)
 }
 
@@ -313,6 +450,12 @@ func (a *Azure) authorize(w http.ResponseWriter, r *http.Request, tenant string)
 		answer()
 		return
 	}
+	if strings.TrimSpace(q.Get("scope")) == "" {
+		bq.Set("error", "invalid_request")
+		bq.Set("error_description", "AADSTS900144: The request body must contain the following parameter: 'scope'.")
+		answer()
+		return
+	}
 	if q.Get("code_challenge") == "" || q.Get("code_challenge_method") != "S256" {
 		bq.Set("error", "invalid_request")
 		bq.Set("error_description", "AADSTS9002325: Proof Key for Code Exchange is required for cross-origin authorization code redemption.")
@@ -325,10 +468,14 @@ func (a *Azure) authorize(w http.ResponseWriter, r *http.Request, tenant string)
 		answer()
 		return
 	}
-	user, ok := a.pickUser(q.Get("login_hint"), tenant)
+	who := q.Get("login_hint")
+	if as := r.Header.Get(signInHeader); as != "" {
+		who = as
+	}
+	user, ok := a.pickUser(who, tenant)
 	if !ok {
 		bq.Set("error", "access_denied")
-		bq.Set("error_description", fmt.Sprintf("AADSTS50020: User account '%s' from identity provider does not exist in tenant.", q.Get("login_hint")))
+		bq.Set("error_description", fmt.Sprintf("AADSTS50020: User account '%s' from identity provider does not exist in tenant.", who))
 		answer()
 		return
 	}
@@ -343,6 +490,8 @@ func (a *Azure) authorize(w http.ResponseWriter, r *http.Request, tenant string)
 }
 
 func (a *Azure) pickUser(hint, tenant string) (AzureUser, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	for _, u := range a.opts.Users {
 		if (hint == "" || strings.EqualFold(hint, u.Email)) && (tenant == u.Tenant || tenant == "common" || tenant == "organizations") {
 			return u, true
@@ -359,23 +508,32 @@ func (a *Azure) token(w http.ResponseWriter, r *http.Request, tenant string) {
 	}
 	f := r.PostForm
 	grant := f.Get("grant_type")
+	if grant == "urn:ietf:params:oauth:grant-type:device_code" {
+		grant = "device_code"
+	}
 	a.mu.Lock()
 	a.requests[grant]++
+	a.byTenant[[2]string{grant, tenant}]++
 	var injected int
 	if len(a.failNext) > 0 {
 		injected, a.failNext = a.failNext[0], a.failNext[1:]
 	}
 	a.mu.Unlock()
 	if injected != 0 {
-		status, code, desc := azureErrorFor(injected)
-		a.fail(w, status, code, injected, desc)
+		status, code, aadsts, desc := azureErrorFor(injected)
+		if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
+			w.Header().Set("Retry-After", "7")
+		}
+		a.fail(w, status, code, aadsts, desc)
 		return
 	}
 	if f.Get("client_id") != a.opts.ClientID {
 		a.fail(w, http.StatusBadRequest, "unauthorized_client", 700016, fmt.Sprintf("Application with identifier '%s' was not found in the directory '%s'.", f.Get("client_id"), tenant))
 		return
 	}
-	if ok, status, code, aad, desc := a.checkClient(f, r, tenant); !ok {
+	public := grant == "device_code" && a.opts.AllowPublicClientFlows &&
+		f.Get("client_secret") == "" && f.Get("client_assertion") == ""
+	if ok, status, code, aad, desc := a.checkClient(f, r, tenant); !ok && !public {
 		a.fail(w, status, code, aad, desc)
 		return
 	}
@@ -386,6 +544,8 @@ func (a *Azure) token(w http.ResponseWriter, r *http.Request, tenant string) {
 		a.redeemRefresh(w, f, tenant)
 	case "client_credentials":
 		a.clientCredentials(w, f, tenant)
+	case "device_code":
+		a.redeemDevice(w, f)
 	default:
 		a.fail(w, http.StatusBadRequest, "unsupported_grant_type", 70003, fmt.Sprintf("The app requested an unsupported grant type '%s'.", grant))
 	}
@@ -588,57 +748,166 @@ func (a *Azure) fail(w http.ResponseWriter, status int, code string, aadsts int,
 	trace, corr := uuidLike(), uuidLike()
 	writeJSON(w, status, map[string]any{
 		"error":             code,
-		"error_description": fmt.Sprintf("AADSTS%d: %s Trace ID: %s Correlation ID: %s Timestamp: %s", aadsts, text, trace, corr, now),
+		"error_description": fmt.Sprintf("AADSTS%d: %s\r\nTrace ID: %s\r\nCorrelation ID: %s\r\nTimestamp: %s", aadsts, text, trace, corr, now),
 		"error_codes":       []int{aadsts},
 		"timestamp":         now,
 		"trace_id":          trace,
 		"correlation_id":    corr,
-		"error_uri":         fmt.Sprintf("%s/error?code=%d", a.srv.URL, aadsts),
+		"error_uri":         fmt.Sprintf("https://login.microsoftonline.com/error?code=%d", aadsts),
 	})
 }
 
-// azureErrorFor returns the status, OAuth error and text Entra sends for
-// an AADSTS code.
-func azureErrorFor(code int) (int, string, string) {
+// azureErrorFor returns the HTTP status, OAuth error, AADSTS code and
+// text Entra sends for a code given to FailNext.
+func azureErrorFor(code int) (int, string, int, string) {
+	switch code {
+	case 429:
+		return 429, "temporarily_unavailable", 90055, "TenantThrottlingError: There are too many incoming requests. This exception is thrown for blocked tenants."
+	case 500, 503:
+		return code, "temporarily_unavailable", 90033, "A transient error has occurred. Please try again."
+	}
+	status, oauthErr, text := 400, "invalid_request", "Error."
 	switch code {
 	case 7000215:
-		return 401, "invalid_client", "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app."
+		status, oauthErr, text = 401, "invalid_client", "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app."
 	case 7000222:
-		return 401, "invalid_client", "The provided client secret keys for app are expired. Visit the Azure portal to create new keys for your app."
+		status, oauthErr, text = 401, "invalid_client", "The provided client secret keys for app are expired. Visit the Azure portal to create new keys for your app."
 	case 7000218:
-		return 401, "invalid_client", "The request body must contain the following parameter: 'client_assertion' or 'client_secret'."
+		status, oauthErr, text = 401, "invalid_client", "The request body must contain the following parameter: 'client_assertion' or 'client_secret'."
+	case 700027:
+		status, oauthErr, text = 401, "invalid_client", "Client assertion failed signature validation."
 	case 700016:
-		return 400, "unauthorized_client", "Application with identifier was not found in the directory."
+		oauthErr, text = "unauthorized_client", "Application with identifier was not found in the directory."
 	case 90002:
-		return 400, "invalid_request", "Tenant not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."
+		text = "Tenant not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."
 	case 50011:
-		return 400, "invalid_request", "The redirect URI specified in the request does not match the redirect URIs configured for the application."
-	case 65001:
-		return 400, "invalid_grant", "The user or administrator has not consented to use the application. Send an interactive authorization request for this user and resource."
-	case 70008:
-		return 400, "invalid_grant", "The provided authorization code or refresh token has expired due to inactivity."
-	case 54005:
-		return 400, "invalid_grant", "OAuth2 Authorization code was already redeemed."
-	case 700082:
-		return 400, "invalid_grant", "The refresh token has expired due to inactivity."
-	case 50173:
-		return 400, "invalid_grant", "The provided grant has expired due to it being revoked."
-	case 50076:
-		return 400, "interaction_required", "Due to a configuration change made by your administrator, or because you moved to a new location, you must use multi-factor authentication to access."
-	case 50079:
-		return 400, "interaction_required", "Due to a configuration change made by your administrator, you must enroll in multi-factor authentication."
-	case 53003:
-		return 400, "interaction_required", "Access has been blocked by Conditional Access policies."
-	case 50126:
-		return 400, "invalid_grant", "Error validating credentials due to invalid username or password."
-	case 9002313:
-		return 400, "invalid_request", "Invalid request. Request is malformed or invalid."
+		text = "The redirect URI specified in the request does not match the redirect URIs configured for the application."
 	case 500113, 900971:
-		return 400, "invalid_request", "No reply address is registered for the application."
-	case 503, 500:
-		return 503, "temporarily_unavailable", "The service is temporarily unavailable."
+		text = "No reply address is registered for the application."
+	case 65001:
+		oauthErr, text = "invalid_grant", "The user or administrator has not consented to use the application. Send an interactive authorization request for this user and resource."
+	case 70008:
+		oauthErr, text = "invalid_grant", "The provided authorization code or refresh token has expired due to inactivity."
+	case 54005:
+		oauthErr, text = "invalid_grant", "OAuth2 Authorization code was already redeemed."
+	case 700082:
+		oauthErr, text = "invalid_grant", "The refresh token has expired due to inactivity."
+	case 50173:
+		oauthErr, text = "invalid_grant", "The provided grant has expired due to it being revoked."
+	case 70043:
+		oauthErr, text = "invalid_grant", "The refresh token has expired or is invalid due to sign-in frequency checks by Conditional Access."
+	case 700005, 501481:
+		oauthErr, text = "invalid_grant", "The provided grant is not valid."
+	case 50126:
+		oauthErr, text = "invalid_grant", "Error validating credentials due to invalid username or password."
+	case 50076:
+		oauthErr, text = "interaction_required", "Due to a configuration change made by your administrator, or because you moved to a new location, you must use multi-factor authentication to access."
+	case 50079:
+		oauthErr, text = "interaction_required", "Due to a configuration change made by your administrator, you must enroll in multi-factor authentication."
+	case 53003:
+		oauthErr, text = "interaction_required", "Access has been blocked by Conditional Access policies."
+	case 9002313:
+		text = "Invalid request. Request is malformed or invalid."
+	case 70011, 700022, 1002012:
+		oauthErr, text = "invalid_scope", "The provided value for the input parameter 'scope' isn't valid."
+	case 500011:
+		oauthErr, text = "invalid_resource", "The resource principal was not found in the tenant."
 	}
-	return 400, "invalid_request", "Error."
+	return status, oauthErr, code, text
+}
+
+// ApproveDevice completes a device-code sign-in: the user with the given
+// mail address enters userCode at the verification page and consents.
+// The device's next token poll then gets tokens. It fails for an unknown
+// user code or user.
+func (a *Azure) ApproveDevice(userCode, email string) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, d := range a.devices {
+		if d.userCode != userCode {
+			continue
+		}
+		for _, u := range a.opts.Users {
+			if strings.EqualFold(u.Email, email) && (d.tenant == u.Tenant || d.tenant == "common" || d.tenant == "organizations") {
+				d.user = &u
+				return nil
+			}
+		}
+		return fmt.Errorf("mailtest: no user %q in tenant %q", email, d.tenant)
+	}
+	return fmt.Errorf("mailtest: unknown device user code %q", userCode)
+}
+
+// DenyDevice makes the device-code sign-in for userCode fail as if the
+// user declined (the next poll gets authorization_declined).
+func (a *Azure) DenyDevice(userCode string) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, d := range a.devices {
+		if d.userCode == userCode {
+			d.denied = true
+			return nil
+		}
+	}
+	return fmt.Errorf("mailtest: unknown device user code %q", userCode)
+}
+
+func (a *Azure) deviceCode(w http.ResponseWriter, r *http.Request, tenant string) {
+	r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
+	if err := r.ParseForm(); err != nil || r.PostForm.Get("scope") == "" {
+		a.fail(w, http.StatusBadRequest, "invalid_request", 900144, "The request body must contain the following parameter: 'scope'.")
+		return
+	}
+	if r.PostForm.Get("client_id") != a.opts.ClientID {
+		a.fail(w, http.StatusBadRequest, "unauthorized_client", 700016, fmt.Sprintf("Application with identifier '%s' was not found in the directory '%s'.", r.PostForm.Get("client_id"), tenant))
+		return
+	}
+	const alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+	var b [9]byte
+	_, _ = rand.Read(b[:])
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	userCode, device := string(b[:]), "DAQABIQEAAAB"+randomString(200)
+	a.mu.Lock()
+	a.devices[device] = &azDevice{userCode: userCode, scopes: strings.Fields(r.PostForm.Get("scope")), tenant: tenant,
+		expires: a.opts.Now().Add(15 * time.Minute)}
+	a.mu.Unlock()
+	verify := "https://microsoft.com/devicelogin"
+	writeJSON(w, http.StatusOK, map[string]any{
+		"user_code": userCode, "device_code": device, "verification_uri": verify,
+		"expires_in": 900, "interval": 5,
+		"message": fmt.Sprintf("To sign in, use a web browser to open the page %s and enter the code %s to authenticate.", verify, userCode),
+	})
+}
+
+func (a *Azure) redeemDevice(w http.ResponseWriter, f url.Values) {
+	a.mu.Lock()
+	d, ok := a.devices[f.Get("device_code")]
+	var user AzureUser
+	var pending, denied, expired bool
+	if ok {
+		pending, denied, expired = d.user == nil, d.denied, !a.opts.Now().Before(d.expires)
+		if d.user != nil {
+			user = *d.user
+		}
+		if !pending || denied || expired {
+			delete(a.devices, f.Get("device_code"))
+		}
+	}
+	a.mu.Unlock()
+	switch {
+	case !ok:
+		a.fail(w, 400, "invalid_grant", 9002313, "Invalid request. Request is malformed or invalid.")
+	case expired:
+		a.fail(w, 400, "expired_token", 70020, "The provided value for the input parameter 'device_code' is not valid. This device code has expired.")
+	case denied:
+		a.fail(w, 400, "authorization_declined", 70000, "The user declined the authorization request.")
+	case pending:
+		a.fail(w, 400, "authorization_pending", 70016, "OAuth 2.0 device flow error. Authorization is pending. Continue polling.")
+	default:
+		a.issue(w, user, scopesFrom(f.Get("scope"), d.scopes), "")
+	}
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
