@@ -1,0 +1,5 @@
+package provider_test
+
+import "encoding/base64"
+
+func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
