@@ -46,8 +46,11 @@ type Config struct {
 	ClientSecret oauth2client.Secret
 	// CertificatePEM is a certificate and its unencrypted RSA private key
 	// in PEM, the certificate uploaded under Certificates & secrets >
-	// Certificates. (Convert a PKCS#12 file with
-	// "openssl pkcs12 -in app.pfx -nodes -out app.pem".)
+	// Certificates. MSAL signs client assertions with it (PS256).
+	// PKCS#12 (.pfx) files are not read directly, because the usual Go
+	// decoder cannot open the AES-encrypted files that current Windows
+	// and OpenSSL produce; convert one with
+	// "openssl pkcs12 -in app.pfx -nodes -out app.pem".
 	CertificatePEM []byte
 	// Assertion returns a signed client assertion (a JWT with aud = the
 	// token endpoint) for federated or workload identity credentials.
@@ -74,6 +77,10 @@ type Config struct {
 // safe for concurrent use. MSAL for Go does the protocol work; its token
 // cache is kept per account in the grant's ProviderState (and so in the
 // TokenStore), never shared between accounts.
+//
+// Grants it returns have an empty RefreshToken: MSAL does not hand out
+// refresh tokens, so the (rotating) refresh token travels inside
+// ProviderState, which [Provider.Refresh] needs and updates.
 type Provider struct {
 	cfg       Config
 	cloud     Cloud

@@ -6,6 +6,7 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"encoding/pem"
 	"math/big"
 	"net/http"
@@ -124,6 +125,11 @@ func TestTwoUsersNeverShareCache(t *testing.T) {
 	assert.NotContains(t, string(b.ProviderState), "alice", "B's record holds nothing of A")
 	assert.NotContains(t, string(b.ProviderState), string(a.AccessToken))
 	assert.NotContains(t, string(b.ProviderState), a.Identity.Subject)
+	rts := refreshTokens(t, a.ProviderState)
+	require.NotEmpty(t, rts, "A's state holds A's refresh token")
+	for _, rt := range rts {
+		assert.NotContains(t, string(b.ProviderState), rt, "B's state holds no refresh token of A")
+	}
 
 	ctx := context.Background()
 	_, err := e.client.Refresh(ctx, "a")
@@ -150,6 +156,9 @@ func TestMultiTenantRefreshesAgainstHomeTenant(t *testing.T) {
 		_, err := e.client.Refresh(ctx, acct)
 		require.NoError(t, err, "the fake rejects a refresh at another tenant with AADSTS700005")
 	}
+	assert.Equal(t, 2, e.az.TokenRequestsAt("refresh_token", t1), "alice refreshes at her tenant")
+	assert.Equal(t, 2, e.az.TokenRequestsAt("refresh_token", t2), "bob refreshes at his tenant")
+	assert.Zero(t, e.az.TokenRequestsAt("refresh_token", "organizations"))
 	a2, err := e.store.Load(ctx, "a")
 	require.NoError(t, err)
 	b2, err := e.store.Load(ctx, "b")
@@ -342,3 +351,22 @@ func TestCloudsAndMail(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// refreshTokens digs the refresh tokens out of a grant's ProviderState
+// (MSAL's cache format: {"RefreshToken":{key:{"secret":...}}}).
+func refreshTokens(t *testing.T, state []byte) []string {
+	t.Helper()
+	var st struct {
+		MSAL struct {
+			RefreshToken map[string]struct {
+				Secret string `json:"secret"`
+			}
+		} `json:"msal"`
+	}
+	require.NoError(t, json.Unmarshal(state, &st))
+	var out []string
+	for _, rt := range st.MSAL.RefreshToken {
+		out = append(out, rt.Secret)
+	}
+	return out
+}

@@ -1,6 +1,7 @@
 package azure
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -22,6 +23,9 @@ import (
 type ErrorInfo struct {
 	// Code is the AADSTS number.
 	Code int
+	// OAuthError is the OAuth 2.0 error Entra usually sends with it
+	// (RFC 6749 §5.2), e.g. "invalid_client".
+	OAuthError string
 	// Class says who has to act.
 	Class oauth2client.Class
 	// Meaning is what Entra reports, in short.
@@ -33,67 +37,73 @@ type ErrorInfo struct {
 }
 
 var errorTable = []ErrorInfo{
-	{7000215, oauth2client.ClassConfig, "Invalid client secret provided",
+	{7000215, "invalid_client", oauth2client.ClassConfig, "Invalid client secret provided",
 		"the client secret is wrong; you probably pasted the secret's ID (a GUID) instead of its Value. In the portal: App registrations > your app > Certificates & secrets > New client secret, then copy the Value column right away (it is shown once)"},
-	{7000222, oauth2client.ClassAdmin, "The client secret has expired",
+	{7000222, "invalid_client", oauth2client.ClassAdmin, "The client secret has expired",
 		"create a new client secret (App registrations > your app > Certificates & secrets), put its Value into the connection, and note the new expiry date; or switch to a certificate"},
-	{7000218, oauth2client.ClassConfig, "No client secret or client assertion was sent",
+	{7000218, "invalid_client", oauth2client.ClassConfig, "No client secret or client assertion was sent",
 		"configure the connection's client secret Value or certificate; if the app registration is marked 'Allow public client flows', the token request must still carry a credential for a web app"},
-	{700016, oauth2client.ClassConfig, "Application not found in the directory",
+	{700016, "unauthorized_client", oauth2client.ClassConfig, "Application not found in the directory",
 		"check the Application (client) ID {client_id} and the Directory (tenant) ID {tenant}; a multi-tenant app must first be consented in that tenant ({admin_consent_url})"},
-	{90002, oauth2client.ClassConfig, "Tenant not found",
+	{90002, "invalid_request", oauth2client.ClassConfig, "Tenant not found",
 		"check the Directory (tenant) ID {tenant} for typos, and the cloud: an app registered in a national cloud (US Government, China) signs in there, not at login.microsoftonline.com"},
-	{50011, oauth2client.ClassConfig, "The redirect URI does not match those registered for the app",
+	{50011, "invalid_request", oauth2client.ClassConfig, "The redirect URI does not match those registered for the app",
 		"in App registrations > your app > Authentication > Web > Redirect URIs, add exactly {redirect_uri} (scheme, host, port, path, case and trailing slash must match)"},
-	{500113, oauth2client.ClassConfig, "No reply address is registered for the application",
+	{500113, "invalid_request", oauth2client.ClassConfig, "No reply address is registered for the application",
 		"in App registrations > your app > Authentication, add a Web platform with the redirect URI {redirect_uri}"},
-	{900971, oauth2client.ClassConfig, "No reply address provided",
+	{900971, "invalid_request", oauth2client.ClassConfig, "No reply address provided",
 		"in App registrations > your app > Authentication, add a Web platform with the redirect URI {redirect_uri}"},
-	{65001, oauth2client.ClassReauth, "The user or administrator has not consented to the application",
+	{65001, "invalid_grant", oauth2client.ClassReauth, "The user or administrator has not consented to the application",
 		"the user must sign in again and consent; if users may not consent in this tenant, an administrator grants admin consent for the API permissions (App registrations > your app > API permissions > Grant admin consent) or opens {admin_consent_url}"},
-	{70008, oauth2client.ClassReauth, "The authorization code or refresh token has expired",
+	{70008, "invalid_grant", oauth2client.ClassReauth, "The authorization code or refresh token has expired",
 		"the user must connect the mailbox again (for a code: complete the sign-in within 10 minutes)"},
-	{54005, oauth2client.ClassUser, "The authorization code was already redeemed",
+	{54005, "invalid_grant", oauth2client.ClassUser, "The authorization code was already redeemed",
 		"the callback was called twice (a double click or a replayed URL); start the connection again"},
-	{700082, oauth2client.ClassReauth, "The refresh token expired after 90 days without use",
+	{700082, "invalid_grant", oauth2client.ClassReauth, "The refresh token expired after 90 days without use",
 		"the user must connect the mailbox again; keep accounts in use (the library refreshes them ahead of expiry while it runs)"},
-	{50173, oauth2client.ClassReauth, "The grant was revoked (password change or an administrator revoked sessions)",
+	{50173, "invalid_grant", oauth2client.ClassReauth, "The grant was revoked (password change or an administrator revoked sessions)",
 		"the user must connect the mailbox again"},
-	{70043, oauth2client.ClassReauth, "The refresh token expired under a Conditional Access sign-in frequency policy",
+	{70043, "invalid_grant", oauth2client.ClassReauth, "The refresh token expired under a Conditional Access sign-in frequency policy",
 		"the user must connect the mailbox again; an administrator can relax the sign-in frequency for this app"},
-	{50076, oauth2client.ClassReauth, "Multi-factor authentication is required",
+	{50076, "interaction_required", oauth2client.ClassReauth, "Multi-factor authentication is required",
 		"the user must sign in again interactively and complete MFA"},
-	{50079, oauth2client.ClassReauth, "The user must register for multi-factor authentication",
+	{50079, "interaction_required", oauth2client.ClassReauth, "The user must register for multi-factor authentication",
 		"the user must sign in interactively, register MFA, then connect the mailbox again"},
-	{53003, oauth2client.ClassAdmin, "Access blocked by Conditional Access",
+	{53003, "interaction_required", oauth2client.ClassAdmin, "Access blocked by Conditional Access",
 		"an administrator must review the Conditional Access policies that apply to this app and the user's sign-in (location, device compliance, legacy clients)"},
-	{50126, oauth2client.ClassReauth, "Invalid username or password",
+	{50126, "invalid_grant", oauth2client.ClassReauth, "Invalid username or password",
 		"the user must sign in again with the right password"},
-	{9002313, oauth2client.ClassConfig, "The request is malformed or invalid",
+	{9002313, "invalid_request", oauth2client.ClassConfig, "The request is malformed or invalid",
 		"a parameter is missing or duplicated; if the code came from another app or flow, start the connection again"},
-	{50194, oauth2client.ClassConfig, "A single-tenant app was used with the /common endpoint",
+	{50194, "invalid_request", oauth2client.ClassConfig, "A single-tenant app was used with the /common endpoint",
 		"set the connection's tenant to the Directory (tenant) ID instead of common, or make the app multi-tenant"},
-	{9001023, oauth2client.ClassConfig, "The grant type is not supported over /common or /consumers",
+	{9001023, "invalid_request", oauth2client.ClassConfig, "The grant type is not supported over /common or /consumers",
 		"app-only access needs the Directory (tenant) ID as tenant, not common, organizations or consumers"},
-	{70011, oauth2client.ClassConfig, "Invalid scope",
+	{70011, "invalid_scope", oauth2client.ClassConfig, "Invalid scope",
 		"use full scopes such as https://outlook.office.com/IMAP.AccessAsUser.All"},
-	{700022, oauth2client.ClassConfig, "More than one resource in the scopes",
+	{700022, "invalid_scope", oauth2client.ClassConfig, "More than one resource in the scopes",
 		"do not mix Microsoft Graph scopes (User.Read) with Exchange scopes in one request"},
-	{500011, oauth2client.ClassAdmin, "The resource principal (Exchange Online) was not found in the tenant",
+	{500011, "invalid_resource", oauth2client.ClassAdmin, "The resource principal (Exchange Online) was not found in the tenant",
 		"the tenant has no Exchange Online (licence or provisioning), or the scope's resource is mistyped"},
-	{50020, oauth2client.ClassUser, "The user does not exist in the tenant",
+	{50020, "access_denied", oauth2client.ClassUser, "The user does not exist in the tenant",
 		"sign in with an account of tenant {tenant}, or invite the user as a guest"},
-	{700005, oauth2client.ClassReauth, "The code or refresh token belongs to another tenant",
+	{700005, "invalid_grant", oauth2client.ClassReauth, "The code or refresh token belongs to another tenant",
 		"the user must connect the mailbox again"},
-	{501481, oauth2client.ClassConfig, "The PKCE code verifier does not match the challenge",
+	{501481, "invalid_grant", oauth2client.ClassConfig, "The PKCE code verifier does not match the challenge",
 		"the pending authorization was lost or mixed up between instances; start the connection again (and share the state store between instances)"},
-	{700027, oauth2client.ClassConfig, "The client assertion failed signature validation",
+	{700027, "invalid_client", oauth2client.ClassConfig, "The client assertion failed signature validation",
 		"upload the certificate whose private key the connection uses (App registrations > your app > Certificates & secrets > Certificates)"},
-	{65004, oauth2client.ClassUser, "The user declined to consent",
+	{65004, "access_denied", oauth2client.ClassUser, "The user declined to consent",
 		"the user may start again and accept the permissions"},
-	{530035, oauth2client.ClassAdmin, "Access blocked by security defaults",
+	{530035, "access_denied", oauth2client.ClassAdmin, "Access blocked by security defaults",
 		"an administrator must review the tenant's security defaults"},
-	{1002012, oauth2client.ClassConfig, "The scope is not valid for client credentials",
+	{700084, "invalid_grant", oauth2client.ClassReauth, "The refresh token of a single-page app expired (24 hours)",
+		"register the redirect URI as a Web platform, not Single-page application, so refresh tokens last 90 days; then connect the mailbox again"},
+	{90055, "temporarily_unavailable", oauth2client.ClassTransient, "Entra is throttling the tenant",
+		"wait and retry (the library backs off); many sign-ins or refreshes at once can cause it"},
+	{90033, "temporarily_unavailable", oauth2client.ClassTransient, "A transient error occurred at Entra",
+		"retry later; the stored tokens are intact"},
+	{1002012, "invalid_scope", oauth2client.ClassConfig, "The scope is not valid for client credentials",
 		"app-only tokens need the scope https://outlook.office365.com/.default"},
 }
 
@@ -165,19 +175,32 @@ func (p *Provider) mapError(op string, err error) error {
 	}
 	var ne net.Error
 	switch {
+	case errors.Is(err, context.Canceled):
+		pe.Err = &scrubbed{msg: scrub(err.Error()), err: err}
 	case errors.As(err, &ne), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		pe.Class = oauth2client.ClassTransient
-		pe.Err = errors.New(scrub(err.Error()))
-		pe.Remedy = "check the network path to " + p.cloud.AuthorityHost + "; the library retries"
+		pe.Err = &scrubbed{msg: scrub(err.Error()), err: err}
+		pe.Remedy = "check the network path to " + p.base + "; the library retries"
 	case strings.Contains(err.Error(), "no token found"):
 		pe.Class = oauth2client.ClassReauth
 		pe.Err = errors.New("no refresh token is cached for this account")
 		pe.Remedy = "the user must connect the mailbox again"
 	default:
-		pe.Err = errors.New(scrub(err.Error()))
+		pe.Err = &scrubbed{msg: scrub(err.Error()), err: err}
 	}
 	return pe
 }
+
+// scrubbed is an MSAL or transport error whose text had response bodies
+// and query strings removed; it still unwraps to the original, so
+// errors.Is(err, context.DeadlineExceeded) works.
+type scrubbed struct {
+	msg string
+	err error
+}
+
+func (e *scrubbed) Error() string { return e.msg }
+func (e *scrubbed) Unwrap() error { return e.err }
 
 func classifyOAuth(code string, status int) oauth2client.Class {
 	switch {

@@ -1,0 +1,80 @@
+// Package azure connects Exchange Online mailboxes (Microsoft 365,
+// Outlook.com) through Microsoft Entra ID, for IMAP and SMTP with
+// XOAUTH2. It implements [oauth2client.Provider] on top of MSAL for Go
+// (confidential client); no MSAL type appears in its API.
+//
+// # Setting up the app registration
+//
+// In the Microsoft Entra admin center (entra.microsoft.com), under
+// Identity > Applications > App registrations > New registration:
+//
+//  1. Name the app. Supported account types: "Accounts in this
+//     organizational directory only" for your own tenant (then
+//     [Config.Tenant] is your tenant), or "Accounts in any organizational
+//     directory" for a multi-tenant app (then Tenant is "organizations").
+//  2. Redirect URI: platform "Web" (not "Single-page application", whose
+//     refresh tokens last 24 hours), with the exact callback URL of the
+//     oauth2client Client, e.g. https://mail.example.com/oauth2/callback.
+//     Entra accepts plain http only for localhost (see
+//     [Provider.ValidateRedirectURI]).
+//  3. From the app's Overview page copy "Application (client) ID" into
+//     [Config.ClientID] and "Directory (tenant) ID" into [Config.Tenant].
+//  4. Certificates & secrets > Client secrets > New client secret: copy
+//     the Value column (shown once) into [Config.ClientSecret]. The
+//     "Secret ID" column is not the secret; pasting it is the classic
+//     AADSTS7000215. Or upload a certificate under Certificates and give
+//     the certificate and its private key in PEM to
+//     [Config.CertificatePEM].
+//  5. API permissions > Add a permission > APIs my organization uses >
+//     "Office 365 Exchange Online" > Delegated permissions:
+//     IMAP.AccessAsUser.All and SMTP.Send (plus offline_access from
+//     Microsoft Graph, which the provider requests anyway). Grant admin
+//     consent if users may not consent themselves.
+//
+// Exchange must also allow the protocols: IMAP enabled for the mailbox,
+// and SMTP AUTH enabled for the mailbox or tenant
+// (Set-CASMailbox -SmtpClientAuthenticationDisabled $false); security
+// defaults disable SMTP AUTH.
+//
+// # App-only access
+//
+// For mailboxes opened by a service without a user present, set
+// [Config.AppOnly]. In the portal add Application permissions
+// IMAP.AccessAsApp and/or SMTP.SendAsApp of Office 365 Exchange Online
+// and grant admin consent; then register the app in Exchange Online
+// PowerShell with New-ServicePrincipal -AppId <client ID> -ObjectId
+// <Object ID from the Enterprise applications page, not from App
+// registrations> and give it access with Add-MailboxPermission -Identity
+// <mailbox> -User <service principal> -AccessRights FullAccess.
+// App-only needs a real tenant (ID or verified domain), not
+// organizations or common. The token scope is
+// https://outlook.office365.com/.default.
+//
+// # National clouds
+//
+// Apps are registered separately in each cloud. Set [Config.Cloud] to
+// [USGovernment], [USGovernmentDoD] or [China] to sign in there and reach
+// that cloud's mail hosts; [Global] is the default. [Config.AuthorityURL]
+// points at any other https authority (private clouds, and tests with
+// mailtest.NewAzure), with MSAL's instance discovery turned off.
+//
+// # Tokens and state
+//
+// MSAL keeps refresh tokens inside its serialized cache and never hands
+// them out. The provider keeps that cache, for one account only, in
+// [oauth2client.Grant.ProviderState] together with the account's home
+// account ID and home tenant; the Client stores it in its TokenStore, so
+// the store must protect ProviderState like a token. Grant.RefreshToken
+// is left empty: the refresh token is inside ProviderState, and Refresh
+// needs only that. Each call hands MSAL the calling account's cache
+// alone, so one account's tokens can never be written into another's
+// record. Refresh tokens rotate on every refresh and the returned grant
+// carries the new one.
+//
+// # Errors
+//
+// Failures are [*oauth2client.ProviderError] values whose ProviderCode is
+// the AADSTS code, with a Class (who must act) and a Remedy naming the
+// portal field to fix; [Errors] lists the codes the package explains.
+// Secrets, codes and tokens never appear in error strings.
+package azure
