@@ -401,9 +401,11 @@ func (p *Provider) Refresh(ctx context.Context, g *oauth2client.Grant) (*oauth2c
 			Description: "the account is not in its stored MSAL cache", Remedy: "connect the mailbox again"}
 	}
 	opts := []confidential.AcquireSilentOption{confidential.WithSilentAccount(acct)}
-	if st.Tenant != "" && st.Tenant != p.cfg.Tenant {
+	if st.Tenant != "" && st.Tenant != p.cfg.Tenant && p.cfg.Tenant != "consumers" {
 		// A multi-tenant connection refreshes against the account's home
 		// tenant: refreshing a single-tenant app's token at /common fails.
+		// (MSAL refuses a tenant override on a /consumers authority,
+		// which serves one tenant anyway.)
 		opts = append(opts, confidential.WithTenantID(st.Tenant))
 	}
 	res, err := c.AcquireTokenSilent(cctx, p.scopes, opts...)
@@ -465,15 +467,33 @@ func (p *Provider) Mail() oauth2client.MailService {
 }
 
 // ValidateRedirectURI implements [oauth2client.RedirectURIValidator] with
-// Entra's rules: https, or http for localhost and loopback addresses only;
-// no fragment.
+// Entra's rules for Web redirect URIs, so that a callback URL Entra would
+// refuse (AADSTS50011 at every sign-in) fails when the connection is
+// added instead:
+//
+//   - https, because the authorization code travels in the URL; plain
+//     http only for localhost, 127.0.0.1 and [::1], which Entra allows
+//     for development since the code never leaves the machine;
+//   - no fragment ('#'): Entra returns the code in the query and rejects
+//     redirect URIs with fragments;
+//   - at most 256 characters, and none of ! $ ' ( ) , ; which Entra does
+//     not accept in redirect URIs.
+//
+// Register the URI in the portal exactly as given here: Entra compares
+// it case-sensitively, trailing slash included.
 func (p *Provider) ValidateRedirectURI(uri string) error {
 	u, err := url.Parse(uri)
-	if err != nil || !u.IsAbs() {
+	if err != nil || !u.IsAbs() || u.Host == "" {
 		return fmt.Errorf("azure: redirect URI %q is not an absolute URL", uri)
 	}
-	if u.Fragment != "" {
-		return fmt.Errorf("azure: redirect URI %q has a fragment; Entra rejects redirect URIs with '#'", uri)
+	if strings.Contains(uri, "#") {
+		return fmt.Errorf("azure: redirect URI %q has a fragment: Entra rejects redirect URIs with '#'; remove it", uri)
+	}
+	if len(uri) > 256 {
+		return fmt.Errorf("azure: redirect URI is %d characters long; Entra accepts at most 256: use a shorter callback path", len(uri))
+	}
+	if i := strings.IndexAny(uri, "!$'(),;"); i >= 0 {
+		return fmt.Errorf("azure: redirect URI %q contains %q, which Entra does not accept in redirect URIs", uri, uri[i])
 	}
 	switch u.Scheme {
 	case "https":
@@ -483,7 +503,7 @@ func (p *Provider) ValidateRedirectURI(uri string) error {
 			return fmt.Errorf("azure: redirect URI %q uses http; Entra accepts plain http only for localhost and 127.0.0.1 (development): serve the callback over https", uri)
 		}
 	default:
-		return fmt.Errorf("azure: redirect URI %q must use https", uri)
+		return fmt.Errorf("azure: redirect URI %q must use https (Entra sends the authorization code to it in the URL)", uri)
 	}
 	p.remember(uri)
 	return nil

@@ -300,14 +300,19 @@ func TestRedirectURIRules(t *testing.T) {
 	p, err := azure.New(azure.Config{ClientID: "c", Tenant: "t", ClientSecret: "s"})
 	require.NoError(t, err)
 	for uri, ok := range map[string]bool{
-		"https://mail.example.com/oauth2/callback": true,
-		"http://localhost:8080/cb":                 true,
-		"http://127.0.0.1/cb":                      true,
-		"http://[::1]:9000/cb":                     true,
-		"http://mail.example.com/cb":               false,
-		"https://mail.example.com/cb#x":            false,
-		"ftp://mail.example.com/cb":                false,
-		"/relative":                                false,
+		"https://mail.example.com/oauth2/callback":             true,
+		"http://localhost:8080/cb":                             true,
+		"http://127.0.0.1/cb":                                  true,
+		"http://[::1]:9000/cb":                                 true,
+		"http://mail.example.com/cb":                           false,
+		"https://mail.example.com/cb#x":                        false,
+		"ftp://mail.example.com/cb":                            false,
+		"/relative":                                            false,
+		"https://mail.example.com/cb#":                         false,
+		"http://localhost.evil.example/cb":                     false,
+		"https://mail.example.com/cb;x":                        false,
+		"https://mail.example.com/" + strings.Repeat("a", 240): false,
+		"https://mail.example.com/" + strings.Repeat("a", 200): true,
 	} {
 		err := p.ValidateRedirectURI(uri)
 		if ok {

@@ -367,3 +367,20 @@ func TestAdminConsentURL(t *testing.T) {
 		})
 	}
 }
+
+// Personal Microsoft accounts sign in at /consumers or /common; their
+// home tenant is the MSA tenant.
+func TestPersonalAccounts(t *testing.T) {
+	for _, tenant := range []string{"consumers", "common"} {
+		t.Run(tenant, func(t *testing.T) {
+			az, p := fakeAndProvider(t, mailtest.AzureOptions{Users: []mailtest.AzureUser{{Email: "someone@outlook.example", Tenant: mailtest.MSATenant}}},
+				azure.Config{Tenant: tenant})
+			g := signIn(t, az, p, "someone@outlook.example")
+			assert.Equal(t, mailtest.MSATenant, g.Identity.Tenant)
+			next, err := p.Refresh(context.Background(), g)
+			require.NoError(t, err)
+			assert.Equal(t, "someone@outlook.example", next.Identity.Username)
+			assert.Equal(t, 1, az.TokenRequests("refresh_token"))
+		})
+	}
+}

@@ -42,7 +42,9 @@ type AzureOptions struct {
 	// RedirectURIs are the registered redirect URIs. An authorization
 	// request with another one fails with AADSTS50011.
 	RedirectURIs []string
-	// Tenants are the directory IDs that exist (default: one GUID).
+	// Tenants are the directory IDs that exist (default: one GUID). The
+	// tenants of Users are added. Users in [MSATenant] are personal
+	// Microsoft accounts, served at /consumers and /common.
 	Tenants []string
 	// Users can sign in (default: alice@contoso.example in the first
 	// tenant).
@@ -187,6 +189,9 @@ func NewAzure(opts AzureOptions) (*Azure, error) {
 		}
 		if opts.Users[i].ObjectID == "" {
 			opts.Users[i].ObjectID = fmt.Sprintf("aaaaaaaa-0000-4000-8000-%012d", i+1)
+		}
+		if !slices.Contains(opts.Tenants, opts.Users[i].Tenant) {
+			opts.Tenants = append(slices.Clip(opts.Tenants), opts.Users[i].Tenant)
 		}
 	}
 	if len(opts.AppRoles) == 0 {
@@ -489,11 +494,30 @@ func (a *Azure) authorize(w http.ResponseWriter, r *http.Request, tenant string)
 	answer()
 }
 
+// MSATenant is the tenant ID of personal Microsoft accounts: users in
+// it sign in at /consumers (and /common), as at Entra.
+const MSATenant = "9188040d-6c67-4c5b-b112-36a304b66dad"
+
+// servesTenant reports whether the authority tenant in a request path
+// (a tenant ID, common, organizations or consumers) serves users of
+// userTenant.
+func servesTenant(path, userTenant string) bool {
+	switch path {
+	case userTenant, "common":
+		return true
+	case "organizations":
+		return userTenant != MSATenant
+	case "consumers":
+		return userTenant == MSATenant
+	}
+	return false
+}
+
 func (a *Azure) pickUser(hint, tenant string) (AzureUser, bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for _, u := range a.opts.Users {
-		if (hint == "" || strings.EqualFold(hint, u.Email)) && (tenant == u.Tenant || tenant == "common" || tenant == "organizations") {
+		if (hint == "" || strings.EqualFold(hint, u.Email)) && servesTenant(tenant, u.Tenant) {
 			return u, true
 		}
 	}
@@ -598,7 +622,7 @@ func (a *Azure) redeemCode(w http.ResponseWriter, f url.Values, tenant string) {
 		a.fail(w, 400, "invalid_grant", 50011, "The redirect URI specified in the request does not match the redirect URI used when the authorization code was requested.")
 	case oauth2.S256ChallengeFromVerifier(f.Get("code_verifier")) != c.challenge:
 		a.fail(w, 400, "invalid_grant", 501481, "The Code_Verifier does not match the code_challenge supplied in the authorization request.")
-	case tenant != c.user.Tenant && tenant != "common" && tenant != "organizations":
+	case !servesTenant(tenant, c.user.Tenant):
 		a.fail(w, 400, "invalid_grant", 700005, "Provided Authorization Code is intended to use against other tenant, thus rejected.")
 	default:
 		a.issue(w, c.user, scopesFrom(f.Get("scope"), c.scopes), "")
@@ -625,7 +649,7 @@ func (a *Azure) redeemRefresh(w http.ResponseWriter, f url.Values, tenant string
 		a.fail(w, 400, "invalid_grant", 50173, "The provided grant has expired due to it being revoked, a fresh auth token is needed. The user might have changed or reset their password.")
 	case rt.revoked:
 		a.fail(w, 400, "invalid_grant", 700082, "The refresh token has expired due to inactivity. The token was issued on 2026-08-01 and was inactive for 90.00:00:00.")
-	case tenant != rt.user.Tenant && tenant != "common" && tenant != "organizations":
+	case !servesTenant(tenant, rt.user.Tenant):
 		a.fail(w, 400, "invalid_grant", 700005, "Provided refresh token is intended to use against other tenant, thus rejected.")
 	default:
 		a.mu.Lock()
@@ -828,7 +852,7 @@ func (a *Azure) ApproveDevice(userCode, email string) error {
 			continue
 		}
 		for _, u := range a.opts.Users {
-			if strings.EqualFold(u.Email, email) && (d.tenant == u.Tenant || d.tenant == "common" || d.tenant == "organizations") {
+			if strings.EqualFold(u.Email, email) && servesTenant(d.tenant, u.Tenant) {
 				d.user = &u
 				return nil
 			}
