@@ -64,7 +64,9 @@ type Config struct {
 	// smtp.gmail.com:587 with STARTTLS). Zero means imap.gmail.com:993
 	// and smtp.gmail.com:465, implicit TLS.
 	IMAP, SMTP oauth2client.ServerAddr
-	// Now is the clock for token expiry. Zero means time.Now.
+	// Now is the clock for token expiry. Zero means time.Now. (Service
+	// account assertions are signed with the system clock by
+	// x/oauth2/jwt.)
 	Now func() time.Time
 }
 

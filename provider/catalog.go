@@ -66,6 +66,10 @@ type Settings struct {
 	// Scopes replace the kind's default scopes; optional.
 	Scopes []string `json:"scopes,omitempty"`
 
+	// ClientCertificate is a certificate and its unencrypted RSA private
+	// key in PEM, the credential uploaded under Certificates & secrets
+	// (azure, instead of ClientSecret).
+	ClientCertificate oauth2client.Secret `json:"client_certificate,omitempty"`
 	// Tenant is the Entra tenant ID, a verified domain, "organizations"
 	// or "common" (azure).
 	Tenant string `json:"tenant,omitempty"`
@@ -143,8 +147,10 @@ func (c Catalog) buildAzure(s Settings) (oauth2client.Provider, error) {
 		return nil, &FieldError{Field: "Tenant", Problem: `is empty: copy the Directory (tenant) ID from the app's Overview page, or use "organizations" for a multi-tenant app`}
 	case !ok:
 		return nil, &FieldError{Field: "Cloud", Problem: `"` + s.Cloud + `" is not one of "global", "usgovernment", "usgovernmentdod", "china"`}
-	case s.ClientSecret.IsZero():
-		return nil, &FieldError{Field: "ClientSecret", Problem: "is empty: copy the Value (not the Secret ID) of a client secret under Certificates & secrets"}
+	case s.ClientSecret.IsZero() && s.ClientCertificate.IsZero():
+		return nil, &FieldError{Field: "ClientSecret", Problem: "is empty: copy the Value (not the Secret ID) of a client secret under Certificates & secrets, or give a ClientCertificate"}
+	case !s.ClientSecret.IsZero() && !s.ClientCertificate.IsZero():
+		return nil, &FieldError{Field: "ClientCertificate", Problem: "is set together with ClientSecret: keep only one credential"}
 	}
 	if err := checkURL("AuthorityURL", s.AuthorityURL, false); err != nil {
 		return nil, err
@@ -153,9 +159,13 @@ func (c Catalog) buildAzure(s Settings) (oauth2client.Provider, error) {
 		return nil, err
 	}
 	p, err := azure.New(azure.Config{ClientID: s.ClientID, Tenant: s.Tenant, Cloud: cloud, AuthorityURL: s.AuthorityURL,
-		HTTPClient: c.HTTPClient, ClientSecret: s.ClientSecret, AppOnly: s.AppOnly, Scopes: s.Scopes, IMAP: s.IMAP, SMTP: s.SMTP})
+		HTTPClient: c.HTTPClient, ClientSecret: s.ClientSecret, CertificatePEM: certPEM(s.ClientCertificate), AppOnly: s.AppOnly, Scopes: s.Scopes, IMAP: s.IMAP, SMTP: s.SMTP})
 	if err != nil {
-		return nil, &FieldError{Field: fieldOf(err, "Tenant"), Problem: "was rejected", Err: err}
+		f := fieldOf(err, "Tenant")
+		if f == "ClientSecret" && !s.ClientCertificate.IsZero() {
+			f = "ClientCertificate"
+		}
+		return nil, &FieldError{Field: f, Problem: "was rejected", Err: err}
 	}
 	return p, nil
 }
@@ -245,8 +255,17 @@ func fieldOf(err error, def string) string {
 		return def
 	case "ServiceAccount.JSONKey":
 		return "ServiceAccountKey"
-	case "CertificatePEM", "Assertion", "credential":
+	case "CertificatePEM":
+		return "ClientCertificate"
+	case "Assertion", "credential":
 		return "ClientSecret"
 	}
 	return f
+}
+
+func certPEM(s oauth2client.Secret) []byte {
+	if s.IsZero() {
+		return nil
+	}
+	return []byte(s.Reveal())
 }

@@ -2,8 +2,15 @@ package provider_test
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
+	"math/big"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -55,6 +62,13 @@ func TestCatalogBuildsEachKind(t *testing.T) {
 		assert.Equal(t, "outlook.office365.us", p.Mail().IMAP.Host)
 		assert.Equal(t, a.SMTP, p.Mail().SMTP)
 	})
+	t.Run("azure certificate", func(t *testing.T) {
+		a := s["azure"]
+		a.ClientSecret, a.ClientCertificate = "", oauth2client.Secret(rsaCertPEM(t))
+		p, err := c.Build(context.Background(), a)
+		require.NoError(t, err)
+		require.IsType(t, &azure.Provider{}, p)
+	})
 	t.Run("google service account only", func(t *testing.T) {
 		key := saKey(t)
 		p, err := c.Build(context.Background(), provider.Settings{Kind: provider.KindGoogle, ServiceAccountKey: oauth2client.Secret(key)})
@@ -101,6 +115,8 @@ func TestCatalogRejects(t *testing.T) {
 		{"azure cloud", "Cloud", with("azure", func(s *provider.Settings) { s.Cloud = "germany" })},
 		{"azure secret", "ClientSecret", with("azure", func(s *provider.Settings) { s.ClientSecret = "" })},
 		{"azure secret id", "ClientSecret", with("azure", func(s *provider.Settings) { s.ClientSecret = tenantID })},
+		{"azure two credentials", "ClientCertificate", with("azure", func(s *provider.Settings) { s.ClientCertificate = "-----BEGIN CERTIFICATE-----" })},
+		{"azure bad certificate", "ClientCertificate", with("azure", func(s *provider.Settings) { s.ClientSecret, s.ClientCertificate = "", "not pem" })},
 		{"azure authority", "AuthorityURL", with("azure", func(s *provider.Settings) { s.AuthorityURL = "login.example" })},
 		{"azure app-only scopes", "Scopes", with("azure", func(s *provider.Settings) { s.Scopes = []string{"https://outlook.office.com/IMAP.AccessAsApp"} })},
 		{"azure imap port", "IMAP.Port", with("azure", func(s *provider.Settings) { s.IMAP = oauth2client.ServerAddr{Host: "x"} })},
@@ -137,4 +153,18 @@ func TestFieldErrorUnwrapsProviderError(t *testing.T) {
 	require.ErrorIs(t, err, azure.ErrConfig)
 	require.ErrorIs(t, err, provider.ErrConfig)
 	assert.Contains(t, err.Error(), "provider: ClientSecret was rejected: azure: invalid configuration: ClientSecret: this looks like the secret's ID")
+}
+
+// rsaCertPEM returns a self-signed certificate and its RSA key in PEM, as
+// uploaded to an Entra app registration.
+func rsaCertPEM(t *testing.T) string {
+	t.Helper()
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "oauth2mail"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
+	require.NoError(t, err)
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})) +
+		string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(k)}))
 }
