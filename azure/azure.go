@@ -71,6 +71,11 @@ type Config struct {
 	// Pool is how many MSAL clients serve calls in parallel (each holds
 	// one account's cache during a call). Zero means 4.
 	Pool int
+	// Now is the clock used to read Retry-After dates. If nil, time.Now.
+	// MSAL itself reads the system clock: token expiry comes from Entra's
+	// expires_in, and MSAL treats a token expiring within 5 minutes as
+	// expired.
+	Now func() time.Time
 }
 
 // Provider is the Microsoft Entra ID / Exchange Online provider. It is
@@ -142,6 +147,9 @@ func New(cfg Config) (*Provider, error) {
 	}
 	if cfg.SMTP.Host != "" {
 		p.cloud.SMTP = cfg.SMTP
+	}
+	if p.cfg.Now == nil {
+		p.cfg.Now = time.Now
 	}
 	if p.hc == nil {
 		p.hc = &http.Client{Timeout: 30 * time.Second}

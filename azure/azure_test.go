@@ -8,6 +8,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -230,25 +231,45 @@ func TestErrorMapping(t *testing.T) {
 	}
 }
 
+// Each code's class and remedy, written out here rather than read from
+// azure.Errors, through MSAL and the Client from the fake's failure switch.
 func TestErrorRemedies(t *testing.T) {
 	for _, tt := range []struct {
-		code int
-		want string
+		code  int
+		class oauth2client.Class
+		want  string
 	}{
-		{7000215, "Value"},
-		{7000222, "new client secret"},
-		{50011, redirect},
-		{65001, "adminconsent"},
-		{700016, "Application (client) ID"},
-		{90002, "cloud"},
-		{700082, "connect the mailbox again"},
-		{53003, "Conditional Access"},
+		{7000215, oauth2client.ClassConfig, "Value"},
+		{7000222, oauth2client.ClassAdmin, "new client secret"},
+		{7000218, oauth2client.ClassConfig, "client secret Value or certificate"},
+		{50011, oauth2client.ClassConfig, "add exactly " + redirect},
+		{500113, oauth2client.ClassConfig, "redirect URI " + redirect},
+		{900971, oauth2client.ClassConfig, "redirect URI " + redirect},
+		{65001, oauth2client.ClassReauth, "/v2.0/adminconsent?client_id="},
+		{700016, oauth2client.ClassConfig, "Application (client) ID"},
+		{90002, oauth2client.ClassConfig, "cloud"},
+		{70008, oauth2client.ClassReauth, "connect the mailbox again"},
+		{54005, oauth2client.ClassUser, "start the connection again"},
+		{700082, oauth2client.ClassReauth, "connect the mailbox again"},
+		{50173, oauth2client.ClassReauth, "connect the mailbox again"},
+		{50076, oauth2client.ClassReauth, "MFA"},
+		{50079, oauth2client.ClassReauth, "register MFA"},
+		{53003, oauth2client.ClassAdmin, "Conditional Access"},
+		{50126, oauth2client.ClassReauth, "password"},
+		{9002313, oauth2client.ClassConfig, "missing or duplicated"},
 	} {
-		e := newEnv(t, mailtest.AzureOptions{}, azure.Config{})
-		e.connect(t, "acct", "")
-		e.az.FailNext(tt.code)
-		_, err := e.client.Refresh(context.Background(), "acct")
-		assert.ErrorContains(t, err, tt.want, "AADSTS%d", tt.code)
+		t.Run(strconv.Itoa(tt.code), func(t *testing.T) {
+			e := newEnv(t, mailtest.AzureOptions{}, azure.Config{})
+			e.connect(t, "acct", "")
+			e.az.FailNext(tt.code)
+			_, err := e.client.Refresh(context.Background(), "acct")
+			var pe *oauth2client.ProviderError
+			require.ErrorAs(t, err, &pe)
+			assert.Equal(t, "AADSTS"+strconv.Itoa(tt.code), pe.ProviderCode)
+			assert.Equal(t, tt.class, pe.Class)
+			assert.Contains(t, pe.Remedy, tt.want)
+			assert.Equal(t, tt.class == oauth2client.ClassReauth, errors.Is(err, oauth2client.ErrReauthRequired))
+		})
 	}
 }
 

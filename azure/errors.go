@@ -153,7 +153,7 @@ func (p *Provider) mapError(op string, err error) error {
 	var ce msalerrors.CallErr
 	if errors.As(err, &ce) && ce.Resp != nil {
 		pe.HTTPStatus = ce.Resp.StatusCode
-		pe.RetryAfter = retryAfter(ce.Resp.Header.Get("Retry-After"))
+		pe.RetryAfter = retryAfter(ce.Resp.Header.Get("Retry-After"), p.cfg.Now())
 		raw, _ := io.ReadAll(io.LimitReader(ce.Resp.Body, 1<<20))
 		var e entraError
 		if json.Unmarshal(raw, &e) == nil && e.Error != "" {
@@ -214,7 +214,7 @@ func classifyOAuth(code string, status int) oauth2client.Class {
 	return oauth2client.ClassUnknown
 }
 
-func retryAfter(v string) time.Duration {
+func retryAfter(v string, now time.Time) time.Duration {
 	if v == "" {
 		return 0
 	}
@@ -222,7 +222,9 @@ func retryAfter(v string) time.Duration {
 		return time.Duration(s) * time.Second
 	}
 	if t, err := http.ParseTime(v); err == nil {
-		return time.Until(t)
+		if d := t.Sub(now); d > 0 {
+			return d
+		}
 	}
 	return 0
 }
