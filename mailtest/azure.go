@@ -66,6 +66,26 @@ type AzureOptions struct {
 	AllowPublicClientFlows bool
 	// Now is the clock for token lifetimes (default time.Now).
 	Now func() time.Time
+	// Fail, if set, is asked about every token request (its form is
+	// parsed: r.PostForm) before the fake handles it; a non-nil answer
+	// is sent instead, e.g. to fail only one user's refreshes. See also
+	// [Azure.FailNext].
+	Fail func(r *http.Request) *AzureError
+}
+
+// AzureError is an Entra error answer, for [AzureOptions.Fail].
+type AzureError struct {
+	// Status is the HTTP status (default 400).
+	Status int
+	// Error is the OAuth error, e.g. "invalid_grant" (default
+	// "invalid_request").
+	Error string
+	// Code is the AADSTS number, e.g. 70008.
+	Code int
+	// Description is the text after "AADSTSnnnn: ".
+	Description string
+	// RetryAfter, if positive, is sent as a Retry-After header.
+	RetryAfter time.Duration
 }
 
 // Azure is a fake Microsoft Entra ID (v2.0 endpoints), served over TLS on
@@ -543,6 +563,22 @@ func (a *Azure) token(w http.ResponseWriter, r *http.Request, tenant string) {
 		injected, a.failNext = a.failNext[0], a.failNext[1:]
 	}
 	a.mu.Unlock()
+	if a.opts.Fail != nil {
+		if e := a.opts.Fail(r); e != nil {
+			status, oauthErr := e.Status, e.Error
+			if status == 0 {
+				status = http.StatusBadRequest
+			}
+			if oauthErr == "" {
+				oauthErr = "invalid_request"
+			}
+			if e.RetryAfter > 0 {
+				w.Header().Set("Retry-After", fmt.Sprint(int(e.RetryAfter.Seconds())))
+			}
+			a.fail(w, status, oauthErr, e.Code, e.Description)
+			return
+		}
+	}
 	if injected != 0 {
 		status, code, aadsts, desc := azureErrorFor(injected)
 		if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {

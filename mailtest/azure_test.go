@@ -263,3 +263,24 @@ func TestAzureDeviceCode(t *testing.T) {
 	_, body = poll()
 	assert.Equal(t, "expired_token", body["error"])
 }
+
+func TestAzureFailHook(t *testing.T) {
+	az := newAzure(t, mailtest.AzureOptions{Fail: func(r *http.Request) *mailtest.AzureError {
+		if r.PostForm.Get("grant_type") != "client_credentials" {
+			return nil
+		}
+		return &mailtest.AzureError{Status: 503, Error: "temporarily_unavailable", Code: 90033, Description: "Try later.", RetryAfter: 30 * time.Second}
+	}})
+	status, hdr, body := post(t, az, "/"+az.Tenant()+"/oauth2/v2.0/token", url.Values{"grant_type": {"client_credentials"},
+		"client_id": {az.ClientID()}, "client_secret": {az.ClientSecret()}, "scope": {"https://outlook.office365.com/.default"}})
+	assert.Equal(t, http.StatusServiceUnavailable, status)
+	assert.Equal(t, "30", hdr.Get("Retry-After"))
+	assert.Equal(t, []any{float64(90033)}, body["error_codes"])
+	assert.True(t, strings.HasPrefix(body["error_description"].(string), "AADSTS90033: Try later.\r\n"))
+
+	verifier := oauth2.GenerateVerifier()
+	cb, err := az.Authorize(context.Background(), authURL(az, az.Tenant(), verifier, nil))
+	require.NoError(t, err)
+	status, _ = redeem(t, az, codeFrom(t, cb), verifier)
+	assert.Equal(t, http.StatusOK, status, "other grants pass")
+}
