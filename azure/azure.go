@@ -259,9 +259,15 @@ func (p *Provider) acquire(ctx context.Context) (confidential.Client, error) {
 func (p *Provider) release(c confidential.Client) { p.pool <- c }
 
 // callCache is MSAL's cache persistence: it hands MSAL the blob of the
-// account of the current call (carried in the context) and takes back
-// what MSAL writes. A call without a blob starts from an empty cache, so
-// no account's tokens can end up in another account's state.
+// account of the current call and takes back what MSAL writes. MSAL
+// (v1.10.1, apps/internal/base) passes the context of the Acquire*/
+// Account call to Replace and Export, so the blob travels in that
+// context. A call without a blob starts from an empty cache ("{}"):
+// returning without unmarshalling would leave the previous call's
+// account in MSAL's memory, and the next Export would write it into this
+// account's state. Since MSAL reads its in-memory cache between Replace
+// and Export without holding its lock, an MSAL client serves one call at
+// a time (see acquire).
 type callCache struct{}
 
 type blobKey struct{}
