@@ -57,6 +57,11 @@ func (g *saslGuard) Next(resp []byte) ([]byte, bool, error) {
 		return ch, false, nil
 	case err != nil || g.v == rejected:
 		return nil, true, g.fail(rejected)
+	case g.v == pending && !done && len(ch) == 0:
+		// No initial response: ask for it with an empty continuation
+		// ("+ ", "334 "), as Dovecot does. go-sasl's OAUTHBEARER server
+		// returns []byte{} here, which go-imap would send as "+ =".
+		return nil, false, nil
 	}
 	return ch, done, nil
 }
