@@ -1,0 +1,173 @@
+package interop_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-smtp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/oauth2mail/oauth2mail/azure"
+	"github.com/oauth2mail/oauth2mail/mailauth"
+	"github.com/oauth2mail/oauth2mail/mailtest"
+	"github.com/oauth2mail/oauth2mail/oauth2client"
+	"github.com/oauth2mail/oauth2mail/tokenstore"
+)
+
+// These tests go through the public API: a connection to a (fake) Entra
+// ID, authorization through the callback handler, Client.Token and the
+// SASL clients via mailauth, against Dovecot and the test kit.
+
+const redirect = "http://localhost:8080/oauth2/callback"
+
+type apiFixture struct {
+	clock *mailtest.Clock
+	entra *mailtest.Azure
+}
+
+func newAPIFixture(t *testing.T) *apiFixture {
+	t.Helper()
+	clock := mailtest.NewClock(time.Now())
+	entra, err := mailtest.NewAzure(mailtest.AzureOptions{RedirectURIs: []string{redirect}, Now: clock.Now,
+		Users: []mailtest.AzureUser{{Email: alice}, {Email: bob}}})
+	require.NoError(t, err)
+	t.Cleanup(entra.Close)
+	return &apiFixture{clock: clock, entra: entra}
+}
+
+// connected returns a Client with account "a" connected as alice through
+// the authorization code flow and the callback handler.
+func (f *apiFixture) connected(t *testing.T) *oauth2client.Client {
+	t.Helper()
+	p, err := azure.New(azure.Config{ClientID: f.entra.ClientID(), Tenant: f.entra.Tenant(),
+		ClientSecret: oauth2client.Secret(f.entra.ClientSecret()), AuthorityURL: f.entra.URL(), HTTPClient: f.entra.Client()})
+	require.NoError(t, err)
+	c, err := oauth2client.New(oauth2client.Config{RedirectURL: redirect, Store: tokenstore.NewMemory()})
+	require.NoError(t, err)
+	require.NoError(t, c.SetConnection("m365", p))
+	ctx := context.Background()
+	authURL, err := c.StartAuthorization(ctx, "m365", "a", &oauth2client.AuthOptions{LoginHint: alice})
+	require.NoError(t, err)
+	cb, err := f.entra.Authorize(ctx, authURL)
+	require.NoError(t, err)
+	w := httptest.NewRecorder()
+	c.Handler(oauth2client.HandlerConfig{}).ServeHTTP(w, httptest.NewRequest(http.MethodGet, cb, nil))
+	require.Equal(t, http.StatusOK, w.Code)
+	return c
+}
+
+func TestDovecotClient(t *testing.T) {
+	f := newAPIFixture(t)
+	runClient(t, f, dovecotPeer(t, f.entra.Ledger()))
+}
+
+func TestTestkitClient(t *testing.T) {
+	f := newAPIFixture(t)
+	runClient(t, f, testkitPeer(t, f.entra.Ledger()))
+}
+
+func runClient(t *testing.T, f *apiFixture, p peer) {
+	ctx := context.Background()
+	c := f.connected(t)
+	tok, err := c.Token(ctx, "a")
+	require.NoError(t, err)
+	t.Logf("access token: %d bytes", len(tok.AccessToken))
+
+	for _, mech := range []string{oauth2client.MechXOAUTH2, oauth2client.MechOAUTHBEARER} {
+		t.Run("IMAP/"+mech, func(t *testing.T) {
+			ic := dialIMAPS(t, p)
+			require.NoError(t, mailauth.IMAP(ctx, c, ic, "a", &oauth2client.SASLOptions{Mechanism: mech}))
+			_, err := ic.Select("INBOX", nil).Wait()
+			require.NoError(t, err)
+			require.NoError(t, ic.Logout().Wait())
+		})
+		t.Run("Submission/"+mech, func(t *testing.T) {
+			sc := dialSubmission(t, p)
+			err := mailauth.SMTP(ctx, c, sc, "a", &oauth2client.SASLOptions{Mechanism: mech})
+			if p.longAuthLineRefused && len(tok.AccessToken) > 700 {
+				// KNOWN ISSUE, pinned so that it is seen: the Client's
+				// SASL client always sends the token as an initial
+				// response, and Dovecot refuses AUTH lines over ~1 KB
+				// (RFC 4954 §4: a client must withhold the initial
+				// response when the line would exceed the SMTP limit).
+				// When mailauth/oauth2client withhold it, this fails:
+				// delete this branch.
+				var se *smtp.SMTPError
+				require.ErrorAs(t, err, &se)
+				assert.Equal(t, 500, se.Code)
+				t.Logf("%s SMTP %s with a %d-byte token: %s", p.name, mech, len(tok.AccessToken), smtpLine(se))
+				return
+			}
+			require.NoError(t, err)
+			marker := fmt.Sprintf("api-%s-%d", mech, time.Now().UnixNano())
+			msg := "From: " + alice + "\r\nTo: bob@example.net\r\nSubject: " + marker + "\r\n\r\nhello\r\n"
+			require.NoError(t, sc.SendMail(alice, []string{"bob@example.net"}, strings.NewReader(msg)))
+			require.NoError(t, sc.Quit())
+			assert.True(t, strings.HasSuffix(string(waitMessage(t, p, marker)), msg))
+		})
+	}
+
+	for _, mech := range []string{oauth2client.MechXOAUTH2, oauth2client.MechOAUTHBEARER} {
+		t.Run("revoked token is refreshed once/"+mech, func(t *testing.T) {
+			tok, err := c.Token(ctx, "a")
+			require.NoError(t, err)
+			require.True(t, f.entra.Ledger().Revoke(string(tok.AccessToken)))
+			before := f.entra.TokenRequests("refresh_token")
+			ic := dialIMAPS(t, p)
+			err = mailauth.IMAP(ctx, c, ic, "a", &oauth2client.SASLOptions{Mechanism: mech})
+			t.Logf("%s IMAP %s after revocation: %v", p.name, mech, err)
+			require.NoError(t, err)
+			assert.Equal(t, before+1, f.entra.TokenRequests("refresh_token"), "exactly one forced refresh")
+		})
+	}
+
+	t.Run("wrong user is a LoginError after one retry", func(t *testing.T) {
+		before := f.entra.TokenRequests("refresh_token")
+		ic := dialIMAPS(t, p)
+		err := mailauth.IMAP(ctx, c, ic, "a", &oauth2client.SASLOptions{Username: bob, Mechanism: oauth2client.MechOAUTHBEARER})
+		var le *oauth2client.LoginError
+		require.ErrorAs(t, err, &le)
+		assert.False(t, le.Temporary)
+		require.NotNil(t, le.Challenge)
+		assert.Equal(t, "invalid_token", le.Challenge.Status)
+		assert.Equal(t, before+1, f.entra.TokenRequests("refresh_token"), "one retry, never a loop")
+		t.Logf("%s: %v", p.name, err)
+	})
+
+	t.Run("verification down is temporary", func(t *testing.T) {
+		ic := dialIMAPS(t, p)
+		p.setDown(true)
+		err := mailauth.IMAP(ctx, c, ic, "a", nil)
+		p.setDown(false)
+		var le *oauth2client.LoginError
+		require.ErrorAs(t, err, &le)
+		assert.True(t, le.Temporary, "a verification outage is not a bad token")
+		assert.ErrorIs(t, err, oauth2client.ErrTransient)
+		var ie *imap.Error
+		require.ErrorAs(t, err, &ie)
+		assert.Equal(t, imap.ResponseCodeUnavailable, ie.Code)
+
+		if !p.longAuthLineRefused {
+			// (Dovecot's submission answer is covered by TestDovecotSASL:
+			// through the Client, the AUTH line is too long; see above.)
+			sc := dialSubmission(t, p)
+			p.setDown(true)
+			err = mailauth.SMTP(ctx, c, sc, "a", &oauth2client.SASLOptions{Mechanism: oauth2client.MechOAUTHBEARER})
+			p.setDown(false)
+			var se *smtp.SMTPError
+			require.ErrorAs(t, err, &se)
+			assert.Equal(t, 454, se.Code)
+			assert.ErrorIs(t, err, oauth2client.ErrTransient)
+		}
+
+		// Back up: the same connection logs in.
+		assert.NoError(t, mailauth.IMAP(ctx, c, ic, "a", nil))
+	})
+}
