@@ -1,10 +1,14 @@
 package mailtest_test
 
 import (
+	"bufio"
 	"crypto/rand"
 	"crypto/tls"
 	"encoding/base64"
 	"errors"
+	"fmt"
+	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -204,4 +208,33 @@ func TestNewIMAPServerNeedsTokens(t *testing.T) {
 	_, err = mailtest.NewSMTPServer(mailtest.MailOptions{})
 	require.Error(t, err)
 	assert.False(t, errors.Is(err, mailtest.ErrUnavailable))
+}
+
+// Without an initial response the server asks for it with an empty
+// continuation ("+ "), as Dovecot does, not "+ =" (go-sasl's OAUTHBEARER
+// server returns a non-nil empty challenge there).
+func TestIMAPServerAsksForInitialResponse(t *testing.T) {
+	for _, mech := range mechs {
+		t.Run(mech, func(t *testing.T) {
+			srv, err := mailtest.NewIMAPServer(mailtest.MailOptions{Tokens: newFixture(t).ledger})
+			require.NoError(t, err)
+			t.Cleanup(func() { assert.NoError(t, srv.Close()) })
+			conn, err := net.Dial("tcp", srv.Addr)
+			require.NoError(t, err)
+			defer conn.Close()
+			r := bufio.NewReader(conn)
+			_, err = r.ReadString('\n') // greeting
+			require.NoError(t, err)
+			_, err = fmt.Fprintf(conn, "a1 AUTHENTICATE %s\r\n", mech)
+			require.NoError(t, err)
+			line, err := r.ReadString('\n')
+			require.NoError(t, err)
+			assert.Equal(t, "+ \r\n", line)
+			_, err = conn.Write([]byte("*\r\n"))
+			require.NoError(t, err)
+			line, err = r.ReadString('\n')
+			require.NoError(t, err)
+			assert.True(t, strings.HasPrefix(line, "a1 BAD"), line)
+		})
+	}
 }
