@@ -67,21 +67,27 @@ func ParseBody(b []byte) Body {
 	return e
 }
 
+// MaxRetryAfter is the longest Retry-After honoured: a longer one (or a
+// date further away) is taken as this, so a hostile or broken answer
+// cannot park an account for years.
+const MaxRetryAfter = 24 * time.Hour
+
 // RetryAfter parses a Retry-After header (seconds or an HTTP date,
-// relative to now); zero when absent or unparsable.
+// relative to now); zero when absent, unparsable or in the past, and at
+// most [MaxRetryAfter].
 func RetryAfter(h http.Header, now time.Time) time.Duration {
 	v := strings.TrimSpace(h.Get("Retry-After"))
 	if v == "" {
 		return 0
 	}
-	if n, err := strconv.Atoi(v); err == nil {
-		if n < 0 {
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if n <= 0 {
 			return 0
 		}
-		return time.Duration(n) * time.Second
+		return time.Duration(min(n, int64(MaxRetryAfter/time.Second))) * time.Second
 	}
 	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
+		return min(t.Sub(now), MaxRetryAfter)
 	}
 	return 0
 }
@@ -188,7 +194,7 @@ func isNetwork(err error) bool {
 // Do sends req with hc and returns the body, read through a [MaxBody]
 // limit. Non-2xx answers are returned as errors by [FromResponse].
 func Do(hc *http.Client, req *http.Request, provider, op string, classify Classifier, now time.Time) ([]byte, error) {
-	resp, err := hc.Do(req)
+	resp, err := hc.Do(req) // #nosec G704 -- the URL is a provider endpoint from the connection's configuration or its discovery document, not user input
 	if err != nil {
 		return nil, Error(provider, op, err, classify, now)
 	}

@@ -19,9 +19,12 @@ func TestRetryAfter(t *testing.T) {
 		v    string
 		want time.Duration
 	}{
-		{"", 0}, {"120", 2 * time.Minute}, {"-5", 0}, {"soon", 0},
+		{"", 0}, {"120", 2 * time.Minute}, {" 7 ", 7 * time.Second}, {"-5", 0}, {"0", 0}, {"soon", 0},
 		{now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second},
 		{now.Add(-time.Hour).Format(http.TimeFormat), 0},
+		{"70017000000000", MaxRetryAfter}, // found by FuzzFromResponse: overflowed time.Duration
+		{"99999999999999999999", 0},       // not an int64: unparsable
+		{"Fri, 31 Dec 2999 23:59:59 GMT", MaxRetryAfter},
 	} {
 		h := http.Header{}
 		if tc.v != "" {
