@@ -124,6 +124,9 @@ func BenchmarkRefreshStorm(b *testing.B) {
 		b.StartTimer()
 		close(start)
 		wg.Wait()
+		if got := p.refreshes.Load(); got != accounts {
+			b.Fatalf("storm made %d token requests for %d accounts", got, accounts)
+		}
 		calls += p.refreshes.Load()
 	}
 	b.ReportMetric(float64(calls)/float64(b.N), "tokenreqs/op")

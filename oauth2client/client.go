@@ -35,13 +35,15 @@ const (
 	DefaultBackoffMax     = 5 * time.Minute
 )
 
-// Config configures a [Client]. RedirectURL and Store are required; every
-// other field has a documented default for its zero value.
+// Config configures a [Client]. Store is required, and RedirectURL unless
+// the application only uses app-only access; every other field has a
+// documented default for its zero value.
 type Config struct {
 	// RedirectURL is the absolute URL at which the application serves the
 	// Client's callback handler, exactly as registered with every
 	// provider (e.g. "https://mail.example.com/oauth2/callback"). One URL
-	// serves all connections.
+	// serves all connections. It may be empty only in an application
+	// that never starts a user authorization (app-only access).
 	RedirectURL string
 	// Store keeps the tokens. Required.
 	Store TokenStore
@@ -101,7 +103,8 @@ type Config struct {
 
 // Hooks tell the application about account events. They are called
 // synchronously from the goroutine that caused the event and must not
-// block for long.
+// block for long. When a hook runs, [Client.Account] already reports the
+// outcome (StateFailing in RefreshFailed, for instance).
 type Hooks struct {
 	// Authorized is called after a callback stored new tokens.
 	Authorized func(ctx context.Context, account string)
@@ -264,7 +267,7 @@ func orDefault(d, def time.Duration) time.Duration {
 
 func checkRedirectURL(raw string) error {
 	if raw == "" {
-		return errors.New("oauth2client: Config.RedirectURL is empty: set it to the absolute URL where you mount the callback handler, exactly as registered with the provider")
+		return nil // app-only use; StartAuthorization says what is missing
 	}
 	u, err := url.Parse(raw)
 	if err != nil || !u.IsAbs() || u.Host == "" {
@@ -290,7 +293,7 @@ func (c *Client) SetConnection(id string, p Provider) error {
 	if p == nil {
 		return fmt.Errorf("oauth2client: connection %q: provider is nil", id)
 	}
-	if v, ok := p.(RedirectURIValidator); ok {
+	if v, ok := p.(RedirectURIValidator); ok && c.redirect != "" {
 		if err := v.ValidateRedirectURI(c.redirect); err != nil {
 			return fmt.Errorf("oauth2client: connection %q: %w", id, err)
 		}
@@ -352,6 +355,9 @@ type AuthOptions struct {
 func (c *Client) StartAuthorization(ctx context.Context, connection, account string, opts *AuthOptions) (string, error) {
 	if account == "" {
 		return "", errors.New("oauth2client: account is empty")
+	}
+	if c.redirect == "" {
+		return "", errors.New("oauth2client: Config.RedirectURL is empty: set it to the absolute URL where you mount the callback handler, exactly as registered with the provider")
 	}
 	p, err := c.Connection(connection)
 	if err != nil {
@@ -506,6 +512,30 @@ func (c *Client) ConnectAppOnly(ctx context.Context, connection, account, mailbo
 		return nil, err
 	}
 	return c.publish(rec, c.renewAt(&rec.Grant)), nil
+}
+
+// ConnectGrant stores a grant obtained outside the callback handler for
+// account on connection, replacing whatever was stored, and returns its
+// token: a device-code sign-in (azure.DeviceLogin), or tokens migrated
+// from another tool. The grant must carry an access token and, unless it
+// is app-only, whatever the connection's provider needs to refresh it (a
+// refresh token, or the provider's state). The Authorized hook is called.
+func (c *Client) ConnectGrant(ctx context.Context, connection, account string, g *Grant) (*Token, error) {
+	if account == "" || g == nil || g.AccessToken == "" {
+		return nil, errors.New("oauth2client: ConnectGrant needs an account and a grant with an access token")
+	}
+	if _, err := c.Connection(connection); err != nil {
+		return nil, err
+	}
+	rec, err := c.storeGrant(ctx, connection, account, g)
+	if err != nil {
+		return nil, err
+	}
+	tok := c.publish(rec, c.renewAt(&rec.Grant))
+	if c.hooks.Authorized != nil {
+		c.hooks.Authorized(ctx, account)
+	}
+	return tok, nil
 }
 
 // storeGrant writes a fresh grant for account, replacing whatever was

@@ -276,10 +276,19 @@ func TestNewValidatesConfig(t *testing.T) {
 	h := newHarness(t, oauth2client.HandlerConfig{})
 	_, err := oauth2client.New(oauth2client.Config{RedirectURL: redirect})
 	assert.ErrorContains(t, err, "Store")
-	for _, bad := range []string{"", "/relative", "https://x.example/cb#frag"} {
+	for _, bad := range []string{"/relative", "https://x.example/cb#frag"} {
 		_, err := oauth2client.New(oauth2client.Config{RedirectURL: bad, Store: h.store})
 		assert.Error(t, err, bad)
 	}
+
+	// Without a redirect URL: app-only use works, user sign-in says why not.
+	c, err := oauth2client.New(oauth2client.Config{Store: h.store})
+	require.NoError(t, err)
+	require.NoError(t, c.SetConnection("corp", &appOnlyProvider{fakeProvider: h.provider}))
+	_, err = c.ConnectAppOnly(context.Background(), "corp", "shared", "shared@example.com")
+	assert.NoError(t, err)
+	_, err = c.StartAuthorization(context.Background(), "corp", "acct", nil)
+	assert.ErrorContains(t, err, "Config.RedirectURL is empty")
 }
 
 func TestSecretRedaction(t *testing.T) {

@@ -29,7 +29,6 @@ type fakeProvider struct {
 	refreshFn func(ctx context.Context, g *oauth2client.Grant) (*oauth2client.Grant, error)
 	revoked   []oauth2client.Secret
 	issuer    string
-	appOnly   bool
 }
 
 func newFakeProvider(now func() time.Time) *fakeProvider {

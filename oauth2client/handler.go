@@ -309,6 +309,8 @@ func (h *callbackHandler) complete(r *http.Request) (*Authorization, error) {
 	c.publish(rec, c.renewAt(&rec.Grant))
 	c.log.LogAttrs(ctx, slog.LevelInfo, "oauth2client: account authorized",
 		slog.String("connection", pend.Connection), slog.String("account", pend.Account))
+	c.log.LogAttrs(ctx, slog.LevelDebug, "oauth2client: stored grant",
+		slog.String("account", pend.Account), slog.Any("grant", &rec.Grant)) // the grant's secrets print as [redacted]
 	if c.hooks.Authorized != nil {
 		c.hooks.Authorized(ctx, pend.Account)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/oauth2"
 
 	"github.com/oauth2mail/oauth2mail/mailtest"
 	"github.com/oauth2mail/oauth2mail/oauth2client"
@@ -100,10 +101,6 @@ func TestHandlerRedirectsToReturnTo(t *testing.T) {
 }
 
 func TestHandlerFailures(t *testing.T) {
-	type setup struct {
-		h *harness
-		q url.Values
-	}
 	start := func(t *testing.T, h *harness, opts *oauth2client.AuthOptions) url.Values {
 		authURL, err := h.client.StartAuthorization(context.Background(), "corp", "acct", opts)
 		require.NoError(t, err)
@@ -178,6 +175,19 @@ func TestHandlerFailures(t *testing.T) {
 			q.Set("iss", "https://evil.example")
 			return http.MethodGet, q
 		}, oauth2client.ErrIssuerMismatch, http.StatusBadRequest},
+		{"code injected from another PKCE flow (the verifier does not match)", func(t *testing.T, h *harness) (string, url.Values) {
+			authURL, err := h.client.StartAuthorization(context.Background(), "corp", "acct", nil)
+			require.NoError(t, err)
+			// The attacker's code was issued for the attacker's challenge;
+			// the victim's callback carries it with the victim's state.
+			u, err := url.Parse(authURL)
+			require.NoError(t, err)
+			q := u.Query()
+			q.Set("code_challenge", oauth2.S256ChallengeFromVerifier(oauth2.GenerateVerifier()))
+			u.RawQuery = q.Encode()
+			injected := h.provider.approve(u.String())
+			return http.MethodGet, injected
+		}, &oauth2client.ProviderError{}, http.StatusBadGateway},
 		{"identity mismatch", func(t *testing.T, h *harness) (string, url.Values) {
 			return http.MethodGet, start(t, h, &oauth2client.AuthOptions{RequireUsername: "bob@example.com"})
 		}, oauth2client.ErrIdentityMismatch, http.StatusForbidden},
@@ -204,11 +214,15 @@ func TestHandlerFailures(t *testing.T) {
 			require.ErrorAs(t, h.lastErr, &ce)
 			if target, ok := tt.want.(*oauth2client.AuthorizationError); ok {
 				assert.ErrorAs(t, h.lastErr, &target)
+			} else if target, ok := tt.want.(*oauth2client.ProviderError); ok {
+				require.ErrorAs(t, h.lastErr, &target)
+				assert.Equal(t, "invalid_grant", target.Code)
 			} else {
 				assert.ErrorIs(t, h.lastErr, tt.want)
 			}
 			assert.Equal(t, tt.status, gotStatus)
 			assert.Equal(t, "no-store", w.Header().Get("Cache-Control"))
+			assert.Equal(t, "no-referrer", w.Header().Get("Referrer-Policy"))
 			if c := q.Get("code"); c != "" {
 				assert.NotContains(t, h.lastErr.Error(), c, "errors never carry the code")
 			}

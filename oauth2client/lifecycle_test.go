@@ -174,3 +174,56 @@ func TestSchedulerRefreshesAheadWithJitter(t *testing.T) {
 	stop()
 	require.NoError(t, <-done)
 }
+
+func TestRefreshRateLimitPerConnection(t *testing.T) {
+	ignore := goleak.IgnoreCurrent()
+	defer goleak.VerifyNone(t, ignore)
+	t0 := time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)
+	clock := mailtest.NewClock(t0)
+	store := tokenstore.NewMemory()
+	exp := t0.Add(time.Hour)
+	const n, workers, burst, perSecond = 100, 8, 5, 10
+	accounts := seed(t, store, n, exp)
+	p := newFakeProvider(clock.Now)
+	c, err := oauth2client.New(oauth2client.Config{RedirectURL: redirect, Store: store, Clock: clock,
+		RefreshAhead: 10 * time.Minute, RefreshJitter: time.Minute,
+		RefreshRate: perSecond, RefreshBurst: burst, RefreshWorkers: workers})
+	require.NoError(t, err)
+	require.NoError(t, c.SetConnection("corp", p))
+	ctx := context.Background()
+	for _, a := range accounts {
+		_, err := c.Token(ctx, a)
+		require.NoError(t, err)
+	}
+
+	// settled waits until every worker waits for the bucket: then no
+	// refresh can happen until the clock moves.
+	settled := func() {
+		t.Helper()
+		deadline := time.After(30 * time.Second)
+		for clock.Timers() < workers {
+			select {
+			case <-clock.TimerAdded():
+			case <-deadline:
+				t.Fatalf("%d of %d workers wait for the rate limit", clock.Timers(), workers)
+			}
+		}
+	}
+
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error)
+	go func() { done <- c.Run(runCtx) }()
+	clock.Set(exp.Add(-10 * time.Minute)) // all 100 are due at once
+	settled()
+	assert.Equal(t, int64(burst), p.refreshes.Load(), "only the burst goes out at once")
+
+	for i := 1; i <= 3; i++ {
+		clock.Advance(time.Second)
+		settled()
+		got := p.refreshes.Load()
+		assert.LessOrEqual(t, got, int64(burst+perSecond*i), "after %d s", i)
+		assert.Greater(t, got, int64(burst+perSecond*(i-1)-workers), "after %d s the bucket keeps flowing", i)
+	}
+	stop()
+	require.NoError(t, <-done)
+}

@@ -88,7 +88,7 @@ type Grant struct {
 	// gets back on Refresh (the azure package keeps MSAL's per-account
 	// cache here). It may contain secrets: stores must protect it like the
 	// tokens.
-	ProviderState []byte `json:"provider_state,omitempty"`
+	ProviderState SecretBytes `json:"provider_state,omitempty"`
 }
 
 // Identity names the account a grant belongs to.

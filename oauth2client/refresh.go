@@ -175,7 +175,7 @@ var farFuture = time.Unix(1<<62, 0)
 func (c *Client) proactiveAt(account string, expiry time.Time) time.Time {
 	at := expiry.Add(-c.ahead)
 	if c.jitter > 0 {
-		at = at.Add(-rand.N(c.jitter))
+		at = at.Add(-rand.N(c.jitter)) // #nosec G404 -- scheduling jitter, not a secret
 	}
 	return at
 }
@@ -190,7 +190,7 @@ func (c *Client) backoff(n int, err error) time.Duration {
 		d *= 2
 	}
 	d = min(d, c.backoffMax)
-	d = d/2 + rand.N(d/2+1)
+	d = d/2 + rand.N(d/2+1) // #nosec G404 -- backoff jitter, not a secret
 	var pe *ProviderError
 	if errors.As(err, &pe) && pe.RetryAfter > d {
 		d = pe.RetryAfter
@@ -215,11 +215,7 @@ func (c *Client) renew(ctx context.Context, account string, stale Secret) (*Toke
 	}
 	e.refreshing = true
 	e.mu.Unlock()
-	defer func() {
-		e.mu.Lock()
-		e.refreshing = false
-		e.mu.Unlock()
-	}()
+	defer e.setRefreshing(false)
 
 	if l, ok := c.store.(Locker); ok {
 		unlock, err := l.Lock(ctx, account, c.lockTTL)
@@ -298,11 +294,19 @@ func (c *Client) renew(ctx context.Context, account string, stale Secret) (*Toke
 	e.failures, e.retryAt, e.lastErr, e.lastRefresh = 0, time.Time{}, nil, now
 	e.mu.Unlock()
 	c.log.LogAttrs(ctx, slog.LevelDebug, "oauth2client: token refreshed",
-		slog.String("account", account), slog.Time("expiry", next.Expiry))
+		slog.String("account", account), slog.Any("grant", &next.Grant)) // the grant's secrets print as [redacted]
+	tok := c.publish(next, c.renewAt(&next.Grant))
+	e.setRefreshing(false) // a hook that reads the status sees the outcome
 	if c.hooks.Refreshed != nil {
 		c.hooks.Refreshed(ctx, account)
 	}
-	return c.publish(next, c.renewAt(&next.Grant)), nil
+	return tok, nil
+}
+
+func (e *cacheEntry) setRefreshing(v bool) {
+	e.mu.Lock()
+	e.refreshing = v
+	e.mu.Unlock()
 }
 
 func (c *Client) markReauth(account string) {
@@ -330,6 +334,7 @@ func (c *Client) refreshFailed(ctx context.Context, e *cacheEntry, rec *Record, 
 		e.mu.Unlock()
 		c.log.LogAttrs(ctx, slog.LevelWarn, "oauth2client: account needs re-authorization",
 			slog.String("account", account), slog.String("error", err.Error()))
+		e.setRefreshing(false)
 		if c.hooks.ReauthRequired != nil {
 			c.hooks.ReauthRequired(ctx, account, err)
 		}
@@ -345,16 +350,21 @@ func (c *Client) refreshFailed(ctx context.Context, e *cacheEntry, rec *Record, 
 	c.log.LogAttrs(ctx, slog.LevelWarn, "oauth2client: refresh failed; will retry",
 		slog.String("account", account), slog.Int("failures", failures),
 		slog.Duration("retry_in", delay), slog.String("error", err.Error()))
-	if c.hooks.RefreshFailed != nil {
-		c.hooks.RefreshFailed(ctx, account, err)
-	}
 	c.sched.add(account, rec.Connection, retryAt)
+	var tok *Token
 	if rec.AccessToken != "" && rec.AccessToken != stale && (rec.Expiry.IsZero() || now.Before(rec.Expiry)) {
 		renew := retryAt
 		if !rec.Expiry.IsZero() && renew.After(rec.Expiry) {
 			renew = rec.Expiry
 		}
-		return c.publish(rec, renew), nil
+		tok = c.publish(rec, renew)
+	}
+	e.setRefreshing(false)
+	if c.hooks.RefreshFailed != nil {
+		c.hooks.RefreshFailed(ctx, account, err)
+	}
+	if tok != nil {
+		return tok, nil
 	}
 	return nil, fmt.Errorf("oauth2client: refreshing account %q: %w", account, err)
 }

@@ -168,7 +168,7 @@ func (c *Client) Run(ctx context.Context) error {
 			if c.sched.next(a).IsZero() {
 				at := now
 				if c.jitter > 0 {
-					at = at.Add(rand.N(c.jitter))
+					at = at.Add(rand.N(c.jitter)) // #nosec G404 -- scheduling jitter, not a secret
 				}
 				c.sched.add(a, "", at)
 			}

@@ -35,3 +35,21 @@ func (s Secret) Reveal() string { return string(s) }
 
 // IsZero reports whether the secret is empty.
 func (s Secret) IsZero() bool { return s == "" }
+
+// SecretBytes holds secret bytes, such as a provider's token cache (the
+// Azure provider keeps MSAL's cache, refresh token included, in
+// [Grant.ProviderState]). Like [Secret], every way of printing it shows
+// [Redacted]; JSON encodes it as base64, like []byte.
+type SecretBytes []byte
+
+// String returns [Redacted].
+func (SecretBytes) String() string { return Redacted }
+
+// GoString returns [Redacted], so %#v does not leak the value.
+func (SecretBytes) GoString() string { return Redacted }
+
+// Format prints [Redacted] for every verb.
+func (SecretBytes) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(Redacted)) }
+
+// LogValue implements [slog.LogValuer] and returns [Redacted].
+func (SecretBytes) LogValue() slog.Value { return slog.StringValue(Redacted) }

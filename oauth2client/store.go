@@ -60,7 +60,7 @@ func (r *Record) Clone() *Record {
 	}
 	c := *r
 	c.Scopes = append([]string(nil), r.Scopes...)
-	c.ProviderState = append([]byte(nil), r.ProviderState...)
+	c.ProviderState = append(SecretBytes(nil), r.ProviderState...)
 	if r.Scopes == nil {
 		c.Scopes = nil
 	}
