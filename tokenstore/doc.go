@@ -5,9 +5,9 @@
 //
 //   - [Memory]: tests, or applications that can have every mailbox
 //     authorized again after a restart.
-//   - [File]: the embedded default for a single process: one file per
+//   - [File]: the embedded default for one machine: one file per
 //     account in a private directory, written crash-safely, no database
-//     needed.
+//     needed; processes on the machine may share the directory.
 //   - [SQL]: several instances of an application sharing their accounts,
 //     on SQLite or PostgreSQL through database/sql (bring your own
 //     driver). Its compare-and-swap and refresh lock work across
@@ -18,10 +18,13 @@
 //     as well, and run storetest.Run against it.
 //
 // All three implement [oauth2client.CompareAndSwapper],
-// [oauth2client.Locker] and [oauth2client.Lister]; the Locker of Memory
-// and File works within one process only.
+// [oauth2client.Locker] and [oauth2client.Lister]. Memory's work within
+// one process, File's across the processes of one machine, and SQL's
+// across every instance sharing the database.
 //
 // Stores keep access and refresh tokens, which open mailboxes: protect
-// them at rest. Errors never contain a token or a stored record's
-// contents.
+// them at rest by wrapping any store with [NewEncrypted] (AES-256-GCM,
+// keys from [LoadOrCreateKeyFile]), which keeps the wrapped store's
+// compare-and-swap, lock and listing. Errors never contain a token or a
+// stored record's contents.
 package tokenstore

@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/oauth2mail/oauth2mail/oauth2client"
 )
@@ -53,12 +52,17 @@ var ErrInsecure = errors.New("tokenstore: token files are accessible to other us
 // (kill -9 or power loss) each record is either its old or its new
 // version in full.
 //
-// File implements [oauth2client.CompareAndSwapper] (by version; writers
-// of one account are serialised by one of 64 mutexes chosen by the
-// account's hash), [oauth2client.Lister] (by reading the directory)
-// and [oauth2client.Locker] (within the process). It does not coordinate
-// several processes: open a directory with one File in one process only,
-// and use the SQL store for several instances.
+// File implements [oauth2client.CompareAndSwapper] (by version),
+// [oauth2client.Lister] (by reading the directory) and
+// [oauth2client.Locker] (a lease file per account). Several processes on
+// one machine may share a directory: writers of one account are
+// serialised by one of 64 stripes chosen by the account's hash, each a
+// mutex within the process and an flock(2) on a lock file in the
+// directory across processes (on Linux, macOS and the BSDs; elsewhere
+// within the process only). The refresh lease expires by the machine's
+// clock, so a killed holder cannot block its account for longer than its
+// ttl. For instances on several machines use the SQL store: flock over
+// network file systems is unreliable.
 //
 // Methods check ctx before they start; a write that has started is
 // finished, so that it cannot be interrupted between the data and the
@@ -66,8 +70,8 @@ var ErrInsecure = errors.New("tokenstore: token files are accessible to other us
 //
 // Records hold tokens in the clear: keep the directory private (it is
 // created 0700, and files or a directory open to other users are refused)
-// or wrap the store with encryption. A File is safe for concurrent use by
-// multiple goroutines.
+// and wrap the store with [NewEncrypted]. A File is safe for concurrent
+// use by multiple goroutines and processes.
 type File struct {
 	dir    string
 	stripe [64]sync.Mutex // writers of one account take stripe[hash[0]%64]
@@ -77,6 +81,9 @@ type File struct {
 const (
 	fileExt = ".json"
 	tmpGlob = ".rec-*.tmp"
+	// tmpPattern names a write's temporary file after its stripe, so
+	// that OpenFile removes only those no writer is using.
+	tmpPattern = ".rec-%02x-*.tmp"
 )
 
 // OpenFile opens the store in dir, creating the directory (mode 0700,
@@ -104,20 +111,35 @@ func OpenFile(dir string) (*File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tokenstore: %w", err)
 	}
+	f := &File{dir: dir}
 	for _, t := range tmps {
-		if err := os.Remove(t); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("tokenstore: removing an interrupted write: %w", err)
+		remove := func() error {
+			if err := os.Remove(t); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("tokenstore: removing an interrupted write: %w", err)
+			}
+			return nil
+		}
+		// Another process may be writing it: wait for its stripe.
+		if i, ok := tmpStripe(filepath.Base(t)); ok {
+			err = f.exclusive(i, remove)
+		} else {
+			err = remove()
+		}
+		if err != nil {
+			return nil, err
 		}
 	}
-	return &File{dir: dir}, nil
+	return f, nil
 }
 
 // Dir returns the store's directory.
 func (f *File) Dir() string { return f.dir }
 
-func (f *File) path(account string) (string, *sync.Mutex) {
+// path returns the file of account's record and the stripe that
+// serialises its writers.
+func (f *File) path(account string) (string, int) {
 	h := sha256.Sum256([]byte(account))
-	return filepath.Join(f.dir, hex.EncodeToString(h[:])+fileExt), &f.stripe[int(h[0])%len(f.stripe)]
+	return filepath.Join(f.dir, hex.EncodeToString(h[:])+fileExt), int(h[0]) % len(f.stripe)
 }
 
 // Load implements [oauth2client.TokenStore]. A record that cannot be
@@ -155,7 +177,7 @@ func readAccount(path, account string) (*oauth2client.Record, error) {
 const maxRecordSize = 64 << 20
 
 func readRecord(path string) (*oauth2client.Record, error) {
-	fh, err := os.Open(path)
+	fh, err := os.Open(path) // #nosec G304 -- a record file inside the store directory; the name is derived from a hash of the account
 	if err != nil {
 		return nil, err
 	}
@@ -228,9 +250,11 @@ func (f *File) write(ctx context.Context, rec *oauth2client.Record, cas bool) er
 	if err := checkRecord(ctx, rec); err != nil {
 		return err
 	}
-	path, mu := f.path(rec.Account)
-	mu.Lock()
-	defer mu.Unlock()
+	path, stripe := f.path(rec.Account)
+	return f.exclusive(stripe, func() error { return f.writeLocked(path, stripe, rec, cas) })
+}
+
+func (f *File) writeLocked(path string, stripe int, rec *oauth2client.Record, cas bool) error {
 	var cur int64
 	switch old, err := readAccount(path, rec.Account); {
 	case err == nil:
@@ -250,7 +274,7 @@ func (f *File) write(ctx context.Context, rec *oauth2client.Record, cas bool) er
 	if err != nil {
 		return fmt.Errorf("tokenstore: encoding account %q: %w", rec.Account, err)
 	}
-	if err := writeAtomic(path, b); err != nil {
+	if err := writeAtomic(path, fmt.Sprintf(tmpPattern, stripe), b); err != nil {
 		return fmt.Errorf("tokenstore: writing account %q: %w", rec.Account, err)
 	}
 	rec.Version = next.Version
@@ -259,9 +283,9 @@ func (f *File) write(ctx context.Context, rec *oauth2client.Record, cas bool) er
 
 // writeAtomic replaces path with b so that a crash leaves the old or the
 // new content, never a mix.
-func writeAtomic(path string, b []byte) (err error) {
+func writeAtomic(path, pattern string, b []byte) (err error) {
 	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, tmpGlob) // mode 0600
+	tmp, err := os.CreateTemp(dir, pattern) // mode 0600
 	if err != nil {
 		return err
 	}
@@ -287,7 +311,7 @@ func writeAtomic(path string, b []byte) (err error) {
 }
 
 func syncDir(dir string) error {
-	d, err := os.Open(dir)
+	d, err := os.Open(dir) // #nosec G304 -- the store directory, from the application's configuration
 	if err != nil {
 		return err
 	}
@@ -301,16 +325,17 @@ func (f *File) Delete(ctx context.Context, account string) error {
 	if err := ctxErr(ctx, "deleting", account); err != nil {
 		return err
 	}
-	path, mu := f.path(account)
-	mu.Lock()
-	defer mu.Unlock()
-	err := os.Remove(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err == nil {
-		err = syncDir(f.dir)
-	}
+	path, stripe := f.path(account)
+	err := f.exclusive(stripe, func() error {
+		err := os.Remove(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err == nil {
+			err = syncDir(f.dir)
+		}
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("tokenstore: deleting account %q: %w", account, err)
 	}
@@ -347,10 +372,4 @@ func (f *File) List(ctx context.Context) ([]string, error) {
 		keys = append(keys, rec.Account)
 	}
 	return keys, nil
-}
-
-// Lock implements [oauth2client.Locker] within the process, like
-// [Memory.Lock]. It does not exclude other processes.
-func (f *File) Lock(ctx context.Context, account string, ttl time.Duration) (func(context.Context) error, error) {
-	return f.leases.lock(ctx, account, ttl)
 }

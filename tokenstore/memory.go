@@ -118,69 +118,6 @@ func (m *Memory) Lock(ctx context.Context, account string, ttl time.Duration) (f
 	return m.leases.lock(ctx, account, ttl)
 }
 
-// leases are in-process refresh locks with an expiry. The zero value is
-// ready to use.
-type leases struct {
-	mu   sync.Mutex
-	held map[string]*lease
-}
-
-type lease struct {
-	expires time.Time
-	free    chan struct{} // closed when released
-}
-
-func (ls *leases) lock(ctx context.Context, account string, ttl time.Duration) (func(context.Context) error, error) {
-	if ttl <= 0 {
-		return nil, fmt.Errorf("tokenstore: lock ttl must be positive, got %v", ttl)
-	}
-	for {
-		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("tokenstore: waiting for the refresh lock of account %q: %w", account, err)
-		}
-		ls.mu.Lock()
-		now := time.Now()
-		cur, held := ls.held[account]
-		if !held || !now.Before(cur.expires) {
-			mine := &lease{expires: now.Add(ttl), free: make(chan struct{})}
-			if ls.held == nil {
-				ls.held = make(map[string]*lease)
-			}
-			ls.held[account] = mine
-			ls.mu.Unlock()
-			return ls.unlocker(account, mine), nil
-		}
-		wait := cur.expires.Sub(now)
-		ls.mu.Unlock()
-
-		// Wake when the holder releases, its lease lapses, or ctx ends.
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-		case <-cur.free:
-		case <-t.C:
-		}
-		t.Stop()
-	}
-}
-
-// unlocker releases mine, unless it lapsed and someone else holds the
-// lock now. Calling it more than once is harmless.
-func (ls *leases) unlocker(account string, mine *lease) func(context.Context) error {
-	var once sync.Once
-	return func(context.Context) error {
-		once.Do(func() {
-			ls.mu.Lock()
-			if ls.held[account] == mine {
-				delete(ls.held, account)
-			}
-			ls.mu.Unlock()
-			close(mine.free)
-		})
-		return nil
-	}
-}
-
 // ConflictError reports a lost compare-and-swap race: nothing was
 // written. It matches [oauth2client.ErrConflict] with [errors.Is].
 type ConflictError struct {

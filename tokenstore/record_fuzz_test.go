@@ -1,0 +1,40 @@
+package tokenstore
+
+import (
+	"errors"
+	"regexp"
+	"testing"
+)
+
+// safeDecodeError is every text decodeRecord may give: kinds, offsets and
+// the names of the record's own fields, never stored data.
+var safeDecodeError = regexp.MustCompile(`^(truncated JSON|invalid JSON|invalid JSON at byte \d+|field "[A-Za-z_.]*" has the wrong type|trailing data after the record|no account key)$`)
+
+// FuzzDecodeRecord feeds arbitrary bytes, as a damaged disk or database
+// could hold them, to the record decoding the File and SQL stores share:
+// no panic, either a record with an account key or a *CorruptError
+// matching ErrCorrupt whose text describes the damage without quoting it.
+func FuzzDecodeRecord(f *testing.F) {
+	f.Add([]byte(`{"account":"a@example.com","connection":"m365","access_token":"at-secret","refresh_token":"rt-secret","expiry":"2026-11-24T10:00:00Z","version":3}`))
+	f.Add([]byte(`{"account":""}`))
+	f.Add([]byte(`{"account":"a"} trailing`))
+	f.Add([]byte(`{"account":"a","expiry":"not a time"}`))
+	f.Add([]byte(`{"account":"a","provider_state":"!!not base64"}`))
+	f.Add([]byte{0xff, 0xfe, '{'})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		rec, err := decodeRecord("/store/acct.json", b)
+		if err == nil {
+			if rec == nil || rec.Account == "" {
+				t.Fatalf("decoded a record without an account key: %+v", rec)
+			}
+			return
+		}
+		var ce *CorruptError
+		if !errors.As(err, &ce) || !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("%T is not a *CorruptError matching ErrCorrupt", err)
+		}
+		if !safeDecodeError.MatchString(ce.Err.Error()) {
+			t.Fatalf("unexpected error text (it must describe, never quote): %q", ce.Err.Error())
+		}
+	})
+}
