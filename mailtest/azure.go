@@ -467,7 +467,7 @@ func (a *Azure) authorize(w http.ResponseWriter, r *http.Request, tenant string)
 	bq.Set("state", q.Get("state"))
 	answer := func() {
 		back.RawQuery = bq.Encode()
-		http.Redirect(w, r, back.String(), http.StatusFound)
+		http.Redirect(w, r, back.String(), http.StatusFound) // #nosec G710 -- a fake provider: the redirect URI was checked against the registered ones
 	}
 	if q.Get("response_type") != "code" {
 		bq.Set("error", "unsupported_response_type")
@@ -591,8 +591,8 @@ func (a *Azure) token(w http.ResponseWriter, r *http.Request, tenant string) {
 		a.fail(w, http.StatusBadRequest, "unauthorized_client", 700016, fmt.Sprintf("Application with identifier '%s' was not found in the directory '%s'.", f.Get("client_id"), tenant))
 		return
 	}
-	public := grant == "device_code" && a.opts.AllowPublicClientFlows &&
-		f.Get("client_secret") == "" && f.Get("client_assertion") == ""
+	public := a.opts.AllowPublicClientFlows && f.Get("client_secret") == "" && f.Get("client_assertion") == "" &&
+		(grant == "device_code" || grant == "refresh_token" && a.publicRT(f.Get("refresh_token")))
 	if ok, status, code, aad, desc := a.checkClient(f, r, tenant); !ok && !public {
 		a.fail(w, status, code, aad, desc)
 		return
@@ -966,8 +966,22 @@ func (a *Azure) redeemDevice(w http.ResponseWriter, f url.Values) {
 	case pending:
 		a.fail(w, 400, "authorization_pending", 70016, "OAuth 2.0 device flow error. Authorization is pending. Continue polling.")
 	default:
-		a.issue(w, user, scopesFrom(f.Get("scope"), d.scopes), "")
+		// The family of a public client's tokens: its refresh tokens are
+		// redeemed without a client credential.
+		a.mu.Lock()
+		a.serial++
+		family := fmt.Sprintf("public-%d", a.serial)
+		a.mu.Unlock()
+		a.issue(w, user, scopesFrom(f.Get("scope"), d.scopes), family)
 	}
+}
+
+// publicRT reports whether rt was issued to a public client flow.
+func (a *Azure) publicRT(rt string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	r, ok := a.rts[rt]
+	return ok && strings.HasPrefix(r.family, "public-")
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

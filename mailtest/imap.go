@@ -24,11 +24,18 @@ type MailOptions struct {
 	TLS *tls.Config
 	// Scope is reported in the error challenge (default "mail").
 	Scope string
+	// SMTPAuthDisabled, if "Tenant" or "Mailbox", makes the SMTP server
+	// refuse every AUTH the way Exchange Online does when SMTP AUTH is
+	// turned off: "535 5.7.139 Authentication unsuccessful,
+	// SmtpClientAuthentication is disabled for the Tenant. ...".
+	SMTPAuthDisabled string
 }
 
 // IMAPServer is a fake IMAP server backed by go-imap's in-memory server:
 // every user who authenticates with a valid token has INBOX, Sent and
 // Drafts. It offers only AUTH=XOAUTH2 and AUTH=OAUTHBEARER (and SASL-IR).
+// Like Exchange Online, it refuses app-only Entra tokens without the
+// IMAP.AccessAsApp role (the SMTP server: without SMTP.SendAsApp).
 type IMAPServer struct {
 	// Addr is the host:port it listens on.
 	Addr string
@@ -121,7 +128,7 @@ func (sess *imapSession) Close() error {
 func (sess *imapSession) AuthenticateMechanisms() []string { return mechanisms }
 
 func (sess *imapSession) Authenticate(mech string) (sasl.Server, error) {
-	srv, ok := newSASL(strings.ToUpper(mech), sess.s.opts.Tokens, sess.s.opts.Scope, func(user string) {
+	srv, ok := newSASL(strings.ToUpper(mech), sess.s.opts.Tokens, sess.s.opts.Scope, "IMAP.AccessAsApp", func(user string) {
 		sess.UserSession = imapmemserver.NewUserSession(sess.s.user(user))
 	}, func(v verdict) error {
 		if v == unavailable {

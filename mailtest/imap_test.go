@@ -14,11 +14,13 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
+	"github.com/emersion/go-smtp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/oauth2mail/oauth2mail/mailtest"
 	"github.com/oauth2mail/oauth2mail/oauth2client"
+	"github.com/oauth2mail/oauth2mail/xoauth2"
 )
 
 const (
@@ -237,4 +239,36 @@ func TestIMAPServerAsksForInitialResponse(t *testing.T) {
 			assert.True(t, strings.HasPrefix(line, "a1 BAD"), line)
 		})
 	}
+}
+
+func TestAppOnlyTokensNeedTheServiceRole(t *testing.T) {
+	clock := mailtest.NewClock(time.Now())
+	ledger := mailtest.NewLedger(clock.Now)
+	exp := clock.Now().Add(time.Hour)
+	ledger.Issue("smtp-only", mailtest.TokenInfo{AppOnly: true, Scopes: []string{"SMTP.SendAsApp"}, Expiry: exp})
+	ledger.Issue("both", mailtest.TokenInfo{AppOnly: true, Scopes: []string{"IMAP.AccessAsApp", "SMTP.SendAsApp"}, Expiry: exp})
+	ledger.Issue("workspace", mailtest.TokenInfo{AppOnly: true, Username: "a@example.com", Scopes: []string{"https://mail.google.com/"}, Expiry: exp})
+	imapSrv, err := mailtest.NewIMAPServer(mailtest.MailOptions{Tokens: ledger})
+	require.NoError(t, err)
+	defer imapSrv.Close()
+	smtpSrv, err := mailtest.NewSMTPServer(mailtest.MailOptions{Tokens: ledger})
+	require.NoError(t, err)
+	defer smtpSrv.Close()
+
+	imapLogin := func(tok string) error {
+		c, err := imapclient.DialInsecure(imapSrv.Addr, nil)
+		require.NoError(t, err)
+		defer c.Close()
+		return c.Authenticate(xoauth2.NewClient("shared@example.com", tok))
+	}
+	smtpLogin := func(tok string) error {
+		c, err := smtp.Dial(smtpSrv.Addr)
+		require.NoError(t, err)
+		defer c.Close()
+		return c.Auth(xoauth2.NewClient("shared@example.com", tok))
+	}
+	assert.Error(t, imapLogin("smtp-only"), "Exchange refuses IMAP without IMAP.AccessAsApp")
+	assert.NoError(t, smtpLogin("smtp-only"))
+	assert.NoError(t, imapLogin("both"))
+	assert.NoError(t, imapLogin("workspace"), "a Google service account token has URL scopes, no Entra roles")
 }

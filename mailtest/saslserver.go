@@ -2,6 +2,8 @@ package mailtest
 
 import (
 	"errors"
+	"slices"
+	"strings"
 	"sync/atomic"
 
 	"github.com/emersion/go-sasl"
@@ -68,10 +70,13 @@ func (g *saslGuard) Next(resp []byte) ([]byte, bool, error) {
 
 // newSASL returns the server side of mech, checking tokens with check and
 // calling login with the authenticated user.
-func newSASL(mech string, check TokenChecker, scope string, login func(user string), fail func(verdict) error, stats *Stats) (sasl.Server, bool) {
+func newSASL(mech string, check TokenChecker, scope, role string, login func(user string), fail func(verdict) error, stats *Stats) (sasl.Server, bool) {
 	g := &saslGuard{fail: fail}
 	decide := func(user, token string) bool {
-		_, err := check.Check(user, token)
+		ti, err := check.Check(user, token)
+		if err == nil && !hasAppRole(ti, role) {
+			err = ErrMissingRole
+		}
 		switch {
 		case err == nil:
 			g.v = accepted
@@ -105,6 +110,26 @@ func newSASL(mech string, check TokenChecker, scope string, login func(user stri
 		return nil, false
 	}
 	return g, true
+}
+
+// ErrMissingRole means an app-only Entra token lacks the application
+// permission the service needs (IMAP.AccessAsApp for IMAP,
+// SMTP.SendAsApp for SMTP): Exchange Online refuses such tokens.
+var ErrMissingRole = errors.New("mailtest: the app-only token lacks the service's application permission")
+
+// hasAppRole reports whether ti may use the service that needs role. Only
+// app-only tokens carrying Entra roles (names, not URL scopes such as a
+// Google service account's https://mail.google.com/) are checked.
+func hasAppRole(ti TokenInfo, role string) bool {
+	if !ti.AppOnly || role == "" {
+		return true
+	}
+	for _, s := range ti.Scopes {
+		if strings.Contains(s, "://") {
+			return true
+		}
+	}
+	return slices.Contains(ti.Scopes, role)
 }
 
 // Stats counts a fake server's authentications.

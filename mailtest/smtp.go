@@ -91,7 +91,13 @@ type smtpSession struct {
 func (sess *smtpSession) AuthMechanisms() []string { return mechanisms }
 
 func (sess *smtpSession) Auth(mech string) (sasl.Server, error) {
-	srv, ok := newSASL(strings.ToUpper(mech), sess.s.opts.Tokens, sess.s.opts.Scope, func(user string) { sess.user = user },
+	if scope := sess.s.opts.SMTPAuthDisabled; scope != "" {
+		sess.s.Stats.Failures.Add(1)
+		return refusal{&smtp.SMTPError{Code: 535, EnhancedCode: smtp.EnhancedCode{5, 7, 139},
+			Message: "Authentication unsuccessful, SmtpClientAuthentication is disabled for the " + scope +
+				". Visit https://aka.ms/smtp_auth_disabled for more information."}}, nil
+	}
+	srv, ok := newSASL(strings.ToUpper(mech), sess.s.opts.Tokens, sess.s.opts.Scope, "SMTP.SendAsApp", func(user string) { sess.user = user },
 		func(v verdict) error {
 			if v == unavailable {
 				return &smtp.SMTPError{Code: 454, EnhancedCode: smtp.EnhancedCode{4, 7, 0}, Message: "Temporary authentication failure."}
@@ -103,6 +109,12 @@ func (sess *smtpSession) Auth(mech string) (sasl.Server, error) {
 	}
 	return srv, nil
 }
+
+// refusal ends a SASL exchange at once with its error, as Exchange does
+// when SMTP AUTH is off.
+type refusal struct{ err error }
+
+func (r refusal) Next([]byte) ([]byte, bool, error) { return nil, true, r.err }
 
 func (sess *smtpSession) Mail(from string, _ *smtp.MailOptions) error {
 	if sess.user == "" {

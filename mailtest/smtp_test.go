@@ -3,12 +3,14 @@ package mailtest_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-smtp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/oauth2mail/oauth2mail/mailtest"
+	"github.com/oauth2mail/oauth2mail/xoauth2"
 )
 
 func startSMTP(t *testing.T, checker mailtest.TokenChecker, useTLS bool) (*mailtest.SMTPServer, *smtp.Client) {
@@ -97,5 +99,26 @@ func TestSMTPServerUnavailable(t *testing.T) {
 			assert.Nil(t, sc.Rejection())
 			require.NoError(t, c.Noop())
 		})
+	}
+}
+
+func TestSMTPAuthDisabledLikeExchange(t *testing.T) {
+	clock := mailtest.NewClock(time.Now())
+	ledger := mailtest.NewLedger(clock.Now)
+	ledger.Issue("tok", mailtest.TokenInfo{Username: "a@example.com", Expiry: clock.Now().Add(time.Hour)})
+	for _, scope := range []string{"Tenant", "Mailbox"} {
+		s, err := mailtest.NewSMTPServer(mailtest.MailOptions{Tokens: ledger, SMTPAuthDisabled: scope})
+		require.NoError(t, err)
+		c, err := smtp.Dial(s.Addr)
+		require.NoError(t, err)
+		err = c.Auth(xoauth2.NewClient("a@example.com", "tok"))
+		var se *smtp.SMTPError
+		require.ErrorAs(t, err, &se)
+		assert.Equal(t, 535, se.Code)
+		assert.Equal(t, smtp.EnhancedCode{5, 7, 139}, se.EnhancedCode)
+		assert.Equal(t, "Authentication unsuccessful, SmtpClientAuthentication is disabled for the "+scope+
+			". Visit https://aka.ms/smtp_auth_disabled for more information.", se.Message)
+		c.Close()
+		s.Close()
 	}
 }
