@@ -2,9 +2,11 @@ package azure
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -14,7 +16,9 @@ import (
 
 	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/cache"
 	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/confidential"
+	"software.sslmate.com/src/go-pkcs12"
 
+	"github.com/oauth2mail/oauth2mail/internal/oauthflow"
 	"github.com/oauth2mail/oauth2mail/oauth2client"
 )
 
@@ -47,15 +51,21 @@ type Config struct {
 	// CertificatePEM is a certificate and its unencrypted RSA private key
 	// in PEM, the certificate uploaded under Certificates & secrets >
 	// Certificates. MSAL signs client assertions with it (PS256).
-	// PKCS#12 (.pfx) files are not read directly, because the usual Go
-	// decoder cannot open the AES-encrypted files that current Windows
-	// and OpenSSL produce; convert one with
-	// "openssl pkcs12 -in app.pfx -nodes -out app.pem".
 	CertificatePEM []byte
+	// CertificatePKCS12 is the same as a PKCS#12 (.pfx / .p12) file, as
+	// Windows and Azure Key Vault export it (AES-256 or legacy RC2/3DES
+	// encryption), with CertificatePassword its password.
+	CertificatePKCS12   []byte
+	CertificatePassword oauth2client.Secret
 	// Assertion returns a signed client assertion (a JWT with aud = the
 	// token endpoint) for federated or workload identity credentials.
 	Assertion func(ctx context.Context, tokenEndpoint string) (string, error)
 
+	// PublicClient makes the connection a public client, without a
+	// credential: it serves device logins only ([Provider.StartDeviceLogin]),
+	// for tools on users' machines that cannot keep a secret. The app
+	// registration must allow public client flows.
+	PublicClient bool
 	// AppOnly makes the connection use the application's own identity
 	// (client credentials with IMAP.AccessAsApp / SMTP.SendAsApp
 	// application permissions) instead of users' delegated consent.
@@ -71,10 +81,10 @@ type Config struct {
 	// Pool is how many MSAL clients serve calls in parallel (each holds
 	// one account's cache during a call). Zero means 4.
 	Pool int
-	// Now is the clock used to read Retry-After dates. If nil, time.Now.
-	// MSAL itself reads the system clock: token expiry comes from Entra's
-	// expires_in, and MSAL treats a token expiring within 5 minutes as
-	// expired.
+	// Now is the provider's clock: it reads Retry-After dates, and token
+	// expiry (Entra's expires_in, which MSAL adds to the system clock) is
+	// rebased on it, so a Client on an injected clock sees tokens expire
+	// when its clock says so. If nil, time.Now.
 	Now func() time.Time
 }
 
@@ -154,13 +164,25 @@ func New(cfg Config) (*Provider, error) {
 	if p.hc == nil {
 		p.hc = &http.Client{Timeout: 30 * time.Second}
 	}
+	// MSAL reads whole response bodies: bound them, so a hostile or
+	// broken endpoint cannot make it allocate without limit.
+	hc := *p.hc
+	hc.Transport = limitBodies{base: p.hc.Transport}
+	p.hc = &hc
 	n := 0
-	for _, set := range []bool{cfg.ClientSecret != "", len(cfg.CertificatePEM) > 0, cfg.Assertion != nil} {
+	for _, set := range []bool{cfg.ClientSecret != "", len(cfg.CertificatePEM) > 0, len(cfg.CertificatePKCS12) > 0, cfg.Assertion != nil} {
 		if set {
 			n++
 		}
 	}
-	if n != 1 {
+	switch {
+	case cfg.PublicClient && n != 0:
+		return nil, configError("PublicClient", "a public client has no credential: remove the secret, certificate or assertion, or PublicClient")
+	case cfg.PublicClient && cfg.AppOnly:
+		return nil, configError("PublicClient", "app-only access needs the application's credential, which a public client has not")
+	case cfg.PublicClient:
+		return p.finish()
+	case n != 1:
 		return nil, configError("ClientSecret", "set exactly one credential: the client secret's Value, a certificate, or an assertion callback (%d set)", n)
 	}
 	var err error
@@ -176,6 +198,15 @@ func New(cfg Config) (*Provider, error) {
 			return nil, configError("CertificatePEM", "cannot read the certificate and unencrypted private key: %v", perr)
 		}
 		p.cred, err = confidential.NewCredFromCert(certs, key)
+	case len(cfg.CertificatePKCS12) > 0:
+		key, cert, chain, perr := pkcs12.DecodeChain(cfg.CertificatePKCS12, string(cfg.CertificatePassword))
+		if perr != nil {
+			if errors.Is(perr, pkcs12.ErrIncorrectPassword) {
+				return nil, configError("CertificatePassword", "wrong password for the PKCS#12 file")
+			}
+			return nil, configError("CertificatePKCS12", "cannot read the PKCS#12 file (it must hold one certificate and its private key): %v", perr)
+		}
+		p.cred, err = confidential.NewCredFromCert(append([]*x509.Certificate{cert}, chain...), key)
 	default:
 		cb := cfg.Assertion
 		p.cred = confidential.NewCredFromAssertionCallback(func(ctx context.Context, o confidential.AssertionRequestOptions) (string, error) {
@@ -185,6 +216,12 @@ func New(cfg Config) (*Provider, error) {
 	if err != nil {
 		return nil, configError("credential", "%v", err)
 	}
+	return p.finish()
+}
+
+// finish completes New once the credential is set up.
+func (p *Provider) finish() (*Provider, error) {
+	cfg := p.cfg
 	p.scopes = cfg.Scopes
 	if len(p.scopes) == 0 {
 		p.scopes = []string{p.cloud.Resource + "/IMAP.AccessAsUser.All", p.cloud.Resource + "/SMTP.Send"}
@@ -226,6 +263,9 @@ func (p *Provider) authority(tenant string) string { return p.base + "/" + tenan
 // not full. Each call uses its client alone, so MSAL's in-memory cache
 // holds one account at a time.
 func (p *Provider) acquire(ctx context.Context) (confidential.Client, error) {
+	if p.cfg.PublicClient {
+		return confidential.Client{}, configError("PublicClient", "this connection is a public client: it connects mailboxes with StartDeviceLogin only; browser sign-ins and app-only access need the app's credential")
+	}
 	select {
 	case c := <-p.pool:
 		return c, nil
@@ -303,6 +343,9 @@ type state struct {
 	// MSAL is MSAL's serialized cache for this one account (it holds the
 	// refresh token).
 	MSAL json.RawMessage `json:"msal"`
+	// Public marks tokens issued to the app as a public client (device
+	// login): they are refreshed without the client credential.
+	Public bool `json:"public,omitempty"`
 }
 
 // AuthCodeURL implements [oauth2client.Provider].
@@ -362,6 +405,12 @@ func (p *Provider) Exchange(ctx context.Context, req oauth2client.ExchangeReques
 }
 
 func (p *Provider) grant(res confidential.AuthResult, b *blob) (*oauth2client.Grant, error) {
+	return p.grantFor(res, b, false)
+}
+
+// grantFor builds the grant of a delegated sign-in; public is true for
+// tokens issued to the app as a public client.
+func (p *Provider) grantFor(res confidential.AuthResult, b *blob, public bool) (*oauth2client.Grant, error) {
 	// The home account ID is "<object ID>.<home tenant ID>"; the realm
 	// is the authority's tenant, which is "organizations" for
 	// multi-tenant connections.
@@ -369,14 +418,14 @@ func (p *Provider) grant(res confidential.AuthResult, b *blob) (*oauth2client.Gr
 	if _, tid, ok := strings.Cut(res.Account.HomeAccountID, "."); ok && tid != "" {
 		tenant = tid
 	}
-	st := state{Version: 1, HomeAccountID: res.Account.HomeAccountID, Tenant: tenant, MSAL: b.data}
+	st := state{Version: 1, HomeAccountID: res.Account.HomeAccountID, Tenant: tenant, MSAL: b.data, Public: public}
 	raw, err := json.Marshal(st)
 	if err != nil {
 		return nil, fmt.Errorf("azure: encoding the account's cache: %w", err)
 	}
 	return &oauth2client.Grant{
 		AccessToken:   oauth2client.Secret(res.AccessToken),
-		Expiry:        res.ExpiresOn,
+		Expiry:        p.expiry(res.ExpiresOn),
 		Scopes:        res.GrantedScopes,
 		Identity:      oauth2client.Identity{Username: res.Account.PreferredUsername, Subject: res.Account.HomeAccountID, Tenant: tenant},
 		ProviderState: raw,
@@ -399,27 +448,25 @@ func (p *Provider) Refresh(ctx context.Context, g *oauth2client.Grant) (*oauth2c
 		return nil, &oauth2client.ProviderError{Provider: "azure", Op: "refresh", Class: oauth2client.ClassReauth,
 			Description: "the stored MSAL cache is unreadable", Remedy: "connect the mailbox again"}
 	}
+	b := &blob{data: msal}
+	if st.Public {
+		return p.refreshPublic(ctx, st, b)
+	}
 	c, err := p.acquire(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer p.release(c)
-	b := &blob{data: msal}
 	cctx := context.WithValue(ctx, blobKey{}, b)
 	acct, err := c.Account(cctx, st.HomeAccountID)
 	if err != nil {
 		return nil, p.mapError("refresh", err)
 	}
 	if acct.HomeAccountID == "" {
-		return nil, &oauth2client.ProviderError{Provider: "azure", Op: "refresh", Class: oauth2client.ClassReauth,
-			Description: "the account is not in its stored MSAL cache", Remedy: "connect the mailbox again"}
+		return nil, notInCache()
 	}
 	opts := []confidential.AcquireSilentOption{confidential.WithSilentAccount(acct)}
-	if st.Tenant != "" && st.Tenant != p.cfg.Tenant && p.cfg.Tenant != "consumers" {
-		// A multi-tenant connection refreshes against the account's home
-		// tenant: refreshing a single-tenant app's token at /common fails.
-		// (MSAL refuses a tenant override on a /consumers authority,
-		// which serves one tenant anyway.)
+	if p.tenantOverride(st) {
 		opts = append(opts, confidential.WithTenantID(st.Tenant))
 	}
 	res, err := c.AcquireTokenSilent(cctx, p.scopes, opts...)
@@ -427,6 +474,21 @@ func (p *Provider) Refresh(ctx context.Context, g *oauth2client.Grant) (*oauth2c
 		return nil, p.mapError("refresh", err)
 	}
 	return p.grant(res, b)
+}
+
+// notInCache is the refresh failure of a record whose MSAL cache lacks
+// its account.
+func notInCache() error {
+	return &oauth2client.ProviderError{Provider: "azure", Op: "refresh", Class: oauth2client.ClassReauth,
+		Description: "the account is not in its stored MSAL cache", Remedy: "connect the mailbox again"}
+}
+
+// tenantOverride reports whether a refresh must go to the account's home
+// tenant: a multi-tenant connection refreshes there, since refreshing a
+// single-tenant app's token at /common fails. (MSAL refuses a tenant
+// override on a /consumers authority, which serves one tenant anyway.)
+func (p *Provider) tenantOverride(st state) bool {
+	return st.Tenant != "" && st.Tenant != p.cfg.Tenant && p.cfg.Tenant != "consumers"
 }
 
 // withoutAccessTokens removes the cached access tokens from an MSAL cache
@@ -459,10 +521,43 @@ func (p *Provider) AppToken(ctx context.Context, mailbox string) (*oauth2client.
 	}
 	return &oauth2client.Grant{
 		AccessToken: oauth2client.Secret(res.AccessToken),
-		Expiry:      res.ExpiresOn,
+		Expiry:      p.expiry(res.ExpiresOn),
 		Identity:    oauth2client.Identity{Username: mailbox, Tenant: p.cfg.Tenant},
 		AppOnly:     true,
 	}, nil
+}
+
+// limitBodies is an http.RoundTripper that reads at most
+// oauthflow.MaxBody bytes of any response body (a longer one looks
+// truncated, and MSAL reports a decoding error).
+type limitBodies struct{ base http.RoundTripper }
+
+func (l limitBodies) RoundTrip(r *http.Request) (*http.Response, error) {
+	base := l.base
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	resp, err := base.RoundTrip(r)
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = limitedBody{Reader: io.LimitReader(resp.Body, oauthflow.MaxBody), Closer: resp.Body}
+	return resp, nil
+}
+
+type limitedBody struct {
+	io.Reader
+	io.Closer
+}
+
+// expiry rebases an expiry MSAL computed on the system clock (now plus
+// expires_in) on the provider's clock, so that a Client running on an
+// injected clock sees tokens expire when its clock says so.
+func (p *Provider) expiry(msal time.Time) time.Time {
+	if msal.IsZero() {
+		return msal
+	}
+	return p.cfg.Now().Add(time.Until(msal))
 }
 
 // Mail implements [oauth2client.Provider]: Exchange Online takes XOAUTH2

@@ -20,6 +20,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"software.sslmate.com/src/go-pkcs12"
+
 	"github.com/oauth2mail/oauth2mail/azure"
 	"github.com/oauth2mail/oauth2mail/mailtest"
 	"github.com/oauth2mail/oauth2mail/oauth2client"
@@ -205,6 +207,26 @@ func TestCertificateCredential(t *testing.T) {
 	assert.Equal(t, "alice@contoso.example", rec.Identity.Username)
 	_, err = e.client.Refresh(context.Background(), "acct")
 	assert.NoError(t, err)
+
+	// The same certificate as a password-protected PKCS#12 file, in the
+	// AES-256 format of current Windows/OpenSSL and the legacy one.
+	for name, enc := range map[string]*pkcs12.Encoder{"modern": pkcs12.Modern, "legacy": pkcs12.LegacyRC2} {
+		t.Run("PKCS#12 "+name, func(t *testing.T) {
+			pfx, err := enc.Encode(key, cert, nil, "pfx-password")
+			require.NoError(t, err)
+			e := newEnv(t, mailtest.AzureOptions{Certificate: cert}, azure.Config{CertificatePKCS12: pfx, CertificatePassword: "pfx-password"})
+			rec := e.connect(t, "acct", "")
+			assert.Equal(t, "alice@contoso.example", rec.Identity.Username)
+
+			_, err = azure.New(azure.Config{ClientID: e.az.ClientID(), Tenant: e.az.Tenant(), CertificatePKCS12: pfx, CertificatePassword: "wrong"})
+			require.ErrorIs(t, err, azure.ErrConfig)
+			assert.Contains(t, err.Error(), "CertificatePassword: wrong password")
+			assert.NotContains(t, err.Error(), "pfx-password")
+		})
+	}
+	_, err = azure.New(azure.Config{ClientID: "11111111-1111-4111-8111-111111111111", Tenant: "contoso.example", CertificatePKCS12: []byte("not a pfx")})
+	require.ErrorIs(t, err, azure.ErrConfig)
+	assert.Contains(t, err.Error(), "CertificatePKCS12: cannot read the PKCS#12 file")
 }
 
 func TestErrorMapping(t *testing.T) {

@@ -24,7 +24,8 @@
 //     "Secret ID" column is not the secret; pasting it is the classic
 //     AADSTS7000215. Or upload a certificate under Certificates and give
 //     the certificate and its private key in PEM to
-//     [Config.CertificatePEM].
+//     [Config.CertificatePEM], or as the .pfx file to
+//     [Config.CertificatePKCS12] with [Config.CertificatePassword].
 //  5. API permissions > Add a permission > APIs my organization uses >
 //     "Office 365 Exchange Online" > Delegated permissions:
 //     IMAP.AccessAsUser.All and SMTP.Send (plus offline_access from
@@ -49,6 +50,17 @@
 // App-only needs a real tenant (ID or verified domain), not
 // organizations or common. The token scope is
 // https://outlook.office365.com/.default.
+//
+// # Device login
+//
+// Headless admin tools and servers without a browser can connect a
+// mailbox with the device code flow: [Provider.StartDeviceLogin] returns
+// a code for the user to enter at https://microsoft.com/devicelogin,
+// [DeviceLogin.Wait] returns the grant once they signed in, and
+// oauth2client.Client.ConnectGrant stores it. The app registration must
+// allow it: Authentication > Advanced settings > Allow public client
+// flows: Yes. Those tokens belong to the app as a public client and are
+// refreshed without the client secret.
 //
 // # National clouds
 //

@@ -10,10 +10,10 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"time"
 
 	msalerrors "github.com/AzureAD/microsoft-authentication-library-for-go/apps/errors"
 
+	"github.com/oauth2mail/oauth2mail/internal/oauthflow"
 	"github.com/oauth2mail/oauth2mail/oauth2client"
 )
 
@@ -105,6 +105,10 @@ var errorTable = []ErrorInfo{
 		"retry later; the stored tokens are intact"},
 	{1002012, "invalid_scope", oauth2client.ClassConfig, "The scope is not valid for client credentials",
 		"app-only tokens need the scope https://outlook.office365.com/.default"},
+	{70000, "authorization_declined", oauth2client.ClassUser, "The user declined the device login",
+		"start the device login again and approve it at the verification page"},
+	{70020, "expired_token", oauth2client.ClassUser, "The device code expired before the user signed in",
+		"start the device login again; the user has 15 minutes to enter the code"},
 }
 
 // Errors returns the AADSTS codes the package explains, in a fresh slice.
@@ -128,7 +132,7 @@ type entraError struct {
 	CorrelationID string `json:"correlation_id"`
 }
 
-var traceTail = regexp.MustCompile(`(?s)\s*(\r?\n|\s)(Trace ID|Correlation ID|Timestamp):.*$`)
+var traceTail = regexp.MustCompile(`(?s)(^|\s+)(Trace ID|Correlation ID|Timestamp):.*$`)
 
 // cleanDescription drops the trace, correlation and timestamp lines and
 // the leading AADSTS code.
@@ -139,7 +143,7 @@ func cleanDescription(d string) string {
 	}
 	d = strings.TrimSpace(d)
 	if len(d) > 400 {
-		d = d[:400] + "…"
+		d = strings.ToValidUTF8(d[:400], "") + "…"
 	}
 	return d
 }
@@ -152,27 +156,50 @@ func (p *Provider) mapError(op string, err error) error {
 	pe := &oauth2client.ProviderError{Provider: "azure", Op: op}
 	var ce msalerrors.CallErr
 	if errors.As(err, &ce) && ce.Resp != nil {
-		pe.HTTPStatus = ce.Resp.StatusCode
-		pe.RetryAfter = retryAfter(ce.Resp.Header.Get("Retry-After"), p.cfg.Now())
 		raw, _ := io.ReadAll(io.LimitReader(ce.Resp.Body, 1<<20))
-		var e entraError
-		if json.Unmarshal(raw, &e) == nil && e.Error != "" {
-			pe.Code = e.Error
-			pe.Description = cleanDescription(e.Description)
-			pe.TraceID, pe.CorrelationID = e.TraceID, e.CorrelationID
-			if len(e.Codes) > 0 {
-				pe.ProviderCode = "AADSTS" + strconv.Itoa(e.Codes[0])
-				if info, ok := lookupError(e.Codes[0]); ok {
-					pe.Class = info.Class
-					pe.Remedy = p.fill(info.Remedy)
-				}
+		return p.mapResponse(pe, ce.Resp, raw)
+	}
+	return p.mapOther(pe, err)
+}
+
+// mapResponse fills pe from Entra's error answer resp with body raw.
+func (p *Provider) mapResponse(pe *oauth2client.ProviderError, resp *http.Response, raw []byte) error {
+	pe.HTTPStatus = resp.StatusCode
+	pe.RetryAfter = oauthflow.RetryAfter(resp.Header, p.cfg.Now())
+	var e entraError
+	if json.Unmarshal(raw, &e) == nil && e.Error != "" {
+		pe.Code = e.Error
+		pe.Description = cleanDescription(e.Description)
+		pe.TraceID, pe.CorrelationID = e.TraceID, e.CorrelationID
+		if len(e.Codes) > 0 {
+			pe.ProviderCode = "AADSTS" + strconv.Itoa(e.Codes[0])
+			if info, ok := lookupError(e.Codes[0]); ok {
+				pe.Class = info.Class
+				pe.Remedy = p.fill(info.Remedy)
 			}
 		}
-		if pe.Class == oauth2client.ClassUnknown {
-			pe.Class = classifyOAuth(pe.Code, pe.HTTPStatus)
-		}
-		return pe
 	}
+	switch {
+	case throttledOrDown(pe.HTTPStatus) && pe.Class != oauth2client.ClassTransient:
+		// The status line wins over the body: a 429 or 5xx answer is
+		// Entra (or a proxy in front of it) failing, whatever error code the
+		// body names, and a retry is the right answer to it.
+		pe.Class = oauth2client.ClassTransient
+		pe.Remedy = "Entra answered HTTP " + strconv.Itoa(pe.HTTPStatus) + "; the library retries"
+	case pe.Class == oauth2client.ClassUnknown:
+		pe.Class = classifyOAuth(pe.Code, pe.HTTPStatus)
+	}
+	return pe
+}
+
+// throttledOrDown reports whether an HTTP status means the server is
+// throttling or failing rather than judging the request.
+func throttledOrDown(status int) bool {
+	return status == http.StatusTooManyRequests || status >= 500
+}
+
+// mapOther fills pe for an error that is not an answer from Entra.
+func (p *Provider) mapOther(pe *oauth2client.ProviderError, err error) error {
 	var ne net.Error
 	switch {
 	case errors.Is(err, context.Canceled):
@@ -204,7 +231,7 @@ func (e *scrubbed) Unwrap() error { return e.err }
 
 func classifyOAuth(code string, status int) oauth2client.Class {
 	switch {
-	case status == http.StatusTooManyRequests || status >= 500 || code == "temporarily_unavailable" || code == "server_error":
+	case throttledOrDown(status) || code == "temporarily_unavailable" || code == "server_error":
 		return oauth2client.ClassTransient
 	case code == "invalid_grant" || code == "interaction_required":
 		return oauth2client.ClassReauth
@@ -212,21 +239,6 @@ func classifyOAuth(code string, status int) oauth2client.Class {
 		return oauth2client.ClassConfig
 	}
 	return oauth2client.ClassUnknown
-}
-
-func retryAfter(v string, now time.Time) time.Duration {
-	if v == "" {
-		return 0
-	}
-	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
-		return time.Duration(s) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		if d := t.Sub(now); d > 0 {
-			return d
-		}
-	}
-	return 0
 }
 
 var bodyInError = regexp.MustCompile(`(?s)(reply status code was \d+:).*`)

@@ -1,30 +1,17 @@
 package azure
 
 import (
+	"bytes"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
-)
+	"github.com/stretchr/testify/require"
 
-func TestRetryAfter(t *testing.T) {
-	now := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
-	for _, tt := range []struct {
-		in   string
-		want time.Duration
-	}{
-		{"", 0},
-		{"7", 7 * time.Second},
-		{"-3", 0},
-		{"Tue, 24 Nov 2026 10:01:30 GMT", 90 * time.Second},
-		{"Tue, 24 Nov 2026 09:59:00 GMT", 0},
-		{"soon", 0},
-	} {
-		t.Run(tt.in, func(t *testing.T) {
-			assert.Equal(t, tt.want, retryAfter(tt.in, now))
-		})
-	}
-}
+	"github.com/oauth2mail/oauth2mail/internal/oauthflow"
+)
 
 func TestCleanDescription(t *testing.T) {
 	for _, tt := range []struct{ in, want string }{
@@ -42,4 +29,19 @@ func TestScrub(t *testing.T) {
 	assert.NotContains(t, out, "SECRETCODE")
 	assert.NotContains(t, out, "RT\"")
 	assert.Contains(t, out, "reply status code was 400")
+}
+
+func TestResponseBodiesAreBounded(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write(bytes.Repeat([]byte("x"), 3<<20))
+	}))
+	defer srv.Close()
+	p, err := New(Config{ClientID: "11111111-1111-4111-8111-111111111111", Tenant: "contoso.example", ClientSecret: "v~alue", HTTPClient: srv.Client()})
+	require.NoError(t, err)
+	resp, err := p.hc.Get(srv.URL)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	assert.Len(t, b, oauthflow.MaxBody, "MSAL never sees more than MaxBody bytes of an answer")
 }
