@@ -23,7 +23,7 @@ import (
 // Google's endpoints, used when the Config leaves them empty.
 const (
 	AuthURL   = "https://accounts.google.com/o/oauth2/v2/auth"
-	TokenURL  = "https://oauth2.googleapis.com/token"
+	TokenURL  = "https://oauth2.googleapis.com/token" // #nosec G101 -- Google's public token endpoint, not a credential
 	RevokeURL = "https://oauth2.googleapis.com/revoke"
 )
 

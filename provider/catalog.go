@@ -82,6 +82,10 @@ type Settings struct {
 	// AppOnly selects client credentials instead of users' consent
 	// (azure).
 	AppOnly bool `json:"app_only,omitempty"`
+	// PublicClient makes an azure connection without a credential, for
+	// device logins only (the app registration allows public client
+	// flows).
+	PublicClient bool `json:"public_client,omitempty"`
 
 	// ServiceAccountKey is a Google service account's JSON key, for
 	// app-only access to Workspace mailboxes (google).
@@ -147,6 +151,9 @@ func (c Catalog) buildAzure(s Settings) (oauth2client.Provider, error) {
 		return nil, &FieldError{Field: "Tenant", Problem: `is empty: copy the Directory (tenant) ID from the app's Overview page, or use "organizations" for a multi-tenant app`}
 	case !ok:
 		return nil, &FieldError{Field: "Cloud", Problem: `"` + s.Cloud + `" is not one of "global", "usgovernment", "usgovernmentdod", "china"`}
+	case s.PublicClient && (!s.ClientSecret.IsZero() || !s.ClientCertificate.IsZero()):
+		return nil, &FieldError{Field: "PublicClient", Problem: "is set together with a credential: a public client has none (remove ClientSecret/ClientCertificate or PublicClient)"}
+	case s.PublicClient:
 	case s.ClientSecret.IsZero() && s.ClientCertificate.IsZero():
 		return nil, &FieldError{Field: "ClientSecret", Problem: "is empty: copy the Value (not the Secret ID) of a client secret under Certificates & secrets, or give a ClientCertificate"}
 	case !s.ClientSecret.IsZero() && !s.ClientCertificate.IsZero():
@@ -159,7 +166,7 @@ func (c Catalog) buildAzure(s Settings) (oauth2client.Provider, error) {
 		return nil, err
 	}
 	p, err := azure.New(azure.Config{ClientID: s.ClientID, Tenant: s.Tenant, Cloud: cloud, AuthorityURL: s.AuthorityURL,
-		HTTPClient: c.HTTPClient, ClientSecret: s.ClientSecret, CertificatePEM: certPEM(s.ClientCertificate), AppOnly: s.AppOnly, Scopes: s.Scopes, IMAP: s.IMAP, SMTP: s.SMTP})
+		HTTPClient: c.HTTPClient, ClientSecret: s.ClientSecret, CertificatePEM: certPEM(s.ClientCertificate), AppOnly: s.AppOnly, PublicClient: s.PublicClient, Scopes: s.Scopes, IMAP: s.IMAP, SMTP: s.SMTP})
 	if err != nil {
 		f := fieldOf(err, "Tenant")
 		if f == "ClientSecret" && !s.ClientCertificate.IsZero() {

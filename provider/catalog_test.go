@@ -62,6 +62,18 @@ func TestCatalogBuildsEachKind(t *testing.T) {
 		assert.Equal(t, "outlook.office365.us", p.Mail().IMAP.Host)
 		assert.Equal(t, a.SMTP, p.Mail().SMTP)
 	})
+	t.Run("azure public client", func(t *testing.T) {
+		a := s["azure"]
+		a.ClientSecret, a.PublicClient = "", true
+		p, err := c.Build(context.Background(), a)
+		require.NoError(t, err)
+		require.IsType(t, &azure.Provider{}, p)
+		a.ClientSecret = "v~alue"
+		_, err = c.Build(context.Background(), a)
+		var fe *provider.FieldError
+		require.ErrorAs(t, err, &fe)
+		assert.Equal(t, "PublicClient", fe.Field)
+	})
 	t.Run("azure certificate", func(t *testing.T) {
 		a := s["azure"]
 		a.ClientSecret, a.ClientCertificate = "", oauth2client.Secret(rsaCertPEM(t))

@@ -60,6 +60,7 @@ func tls(host string, port int) oauth2client.ServerAddr {
 // OAuth2Providers.sys.mjs and the providers' published settings. AOL
 // comes before Yahoo: AOL's MX hosts are under Yahoo's yahoodns.net.
 func knownProviders() []known {
+	// #nosec G101 -- public endpoint URLs and host names, no credentials
 	return []known{
 		{kind: KindAzure, name: "Microsoft 365 / Outlook.com",
 			names: []string{"office365.com", "outlook.com", "hotmail.com", "live.com", "msn.com", "outlook.office.com"},
