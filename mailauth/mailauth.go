@@ -14,8 +14,11 @@ package mailauth
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"strings"
+
+	"github.com/emersion/go-sasl"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
@@ -38,11 +41,66 @@ func IMAP(ctx context.Context, oc *oauth2client.Client, c *imapclient.Client, ac
 // SMTP authenticates c as account. The server's EHLO AUTH line chooses
 // the mechanism unless opts.Mechanism forces one; opts.Offered is ignored.
 // Call it after STARTTLS where the server requires it.
+//
+// When "AUTH <mechanism> <initial response>" would be longer than the
+// 512-octet command line of RFC 5321 §4.5.3.1.4 (always the case for
+// Exchange Online's 1.5–3 KB tokens), SMTP withholds the initial
+// response and sends it in answer to the server's empty 334 challenge,
+// as RFC 4954 §4 requires: servers such as Dovecot's submission service
+// refuse longer command lines with "500 5.5.2 Line too long". Short
+// tokens still go in one round trip.
 func SMTP(ctx context.Context, oc *oauth2client.Client, c *smtp.Client, account string, opts *oauth2client.SASLOptions) error {
 	o := options(opts)
 	_, params := c.Extension("AUTH")
 	o.Offered = strings.Fields(params)
-	return login(ctx, oc, account, o, func(sc *oauth2client.SASLClient) error { return c.Auth(sc) }, classifySMTP)
+	return login(ctx, oc, account, o, func(sc *oauth2client.SASLClient) error { return c.Auth(withholdLong(sc)) }, classifySMTP)
+}
+
+// maxSMTPCommandLine is the longest SMTP command line, CRLF included,
+// that every server must accept (RFC 5321 §4.5.3.1.4).
+const maxSMTPCommandLine = 512
+
+// ForSMTP adapts a SASL client for go-smtp's Client.Auth: when "AUTH
+// <mechanism> <initial response>" would be longer than the 512-octet
+// command line of RFC 5321, the initial response is withheld and sent in
+// answer to the server's empty 334 challenge (RFC 4954 §4). [SMTP] does
+// this itself; use ForSMTP with clients of your own, such as
+// xoauth2.NewClient.
+func ForSMTP(c sasl.Client) sasl.Client { return &withheld{Client: c} }
+
+func withholdLong(sc *oauth2client.SASLClient) sasl.Client { return ForSMTP(sc) }
+
+// withheld sends the initial response of a SASL client only in answer to
+// the server's first, empty challenge when it is too long for the AUTH
+// command line.
+type withheld struct {
+	sasl.Client
+	ir      []byte // the withheld initial response, until sent
+	pending bool
+}
+
+func (w *withheld) Start() (string, []byte, error) {
+	mech, ir, err := w.Client.Start()
+	if err != nil {
+		return mech, ir, err
+	}
+	line := len("AUTH ") + len(mech) + 1 + base64.StdEncoding.EncodedLen(len(ir)) + len("\r\n")
+	if line <= maxSMTPCommandLine {
+		return mech, ir, nil
+	}
+	w.ir, w.pending = ir, true
+	return mech, nil, nil
+}
+
+func (w *withheld) Next(challenge []byte) ([]byte, error) {
+	if w.pending && len(challenge) == 0 {
+		w.pending = false
+		ir := w.ir
+		w.ir = nil
+		return ir, nil
+	}
+	w.pending = false
+	return w.Client.Next(challenge)
 }
 
 func options(opts *oauth2client.SASLOptions) oauth2client.SASLOptions {
