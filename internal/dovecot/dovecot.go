@@ -142,7 +142,7 @@ func start(bin string, opts Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{Dir: dir, exited: make(chan struct{})}
-	if err := os.Chmod(dir, 0o755); err != nil {
+	if err := os.Chmod(dir, 0o755); err != nil { // #nosec G302 -- test harness: Dovecot's unprivileged processes must read the config
 		return s, err
 	}
 	s.introsp = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -168,7 +168,7 @@ func start(bin string, opts Options) (*Server, error) {
 	s.IMAPSAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[1]))
 	s.SubmissionAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[2]))
 	for _, sub := range []string{"run", "state", "mail"} {
-		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil { // #nosec G301 -- test harness: Dovecot's unprivileged processes must enter these directories
 			return s, err
 		}
 	}
@@ -194,7 +194,7 @@ func start(bin string, opts Options) (*Server, error) {
 			return s, err
 		}
 	}
-	out, err := os.Create(filepath.Join(dir, "dovecot.out"))
+	out, err := os.Create(filepath.Join(dir, "dovecot.out")) // #nosec G304 -- test harness: a file in its own temp directory
 	if err != nil {
 		return s, err
 	}
@@ -202,7 +202,7 @@ func start(bin string, opts Options) (*Server, error) {
 	// -F keeps the master in the foreground: it is our child, so Stop
 	// can wait for it, and it dies with the test binary (see
 	// setParentDeathSignal).
-	s.cmd = exec.Command(bin, "-F", "-c", filepath.Join(dir, "dovecot.conf"))
+	s.cmd = exec.Command(bin, "-F", "-c", filepath.Join(dir, "dovecot.conf")) // #nosec G204 -- test harness: the dovecot binary found on PATH, with our own temp config
 	s.cmd.Stdout, s.cmd.Stderr = out, out
 	setParentDeathSignal(s.cmd)
 	if err := s.cmd.Start(); err != nil {
@@ -356,7 +356,7 @@ type account struct{ uid, gid int }
 func ensureUser(name string) (account, error) {
 	u, err := user.Lookup(name)
 	if err != nil {
-		out, err := exec.Command("useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name).CombinedOutput()
+		out, err := exec.Command("useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name).CombinedOutput() // #nosec G204 -- test harness: a fixed command; name is a constant system user
 		if err != nil {
 			return account{}, fmt.Errorf("creating the %s user: %v: %s", name, err, out)
 		}
