@@ -1,0 +1,494 @@
+// Package doctor diagnoses a mail connection end to end and says the next
+// step in plain words: it checks an Entra ID (Azure) connection — the
+// tenant, the credential, the redirect URI, the permissions in the token —
+// and, given a mailbox, an IMAP and an SMTP login, and reports each step as
+// passed, failed or skipped with the fix: the portal path, the admin
+// consent URL, or the Exchange Online PowerShell with this app's IDs
+// filled in.
+//
+// Every step's network I/O goes through the configured *http.Client and
+// the IMAP and SMTP functions, so the doctor runs against the fakes of
+// package mailtest as well as against the real cloud.
+//
+// This package imports go-imap and go-smtp (for the default mail logins);
+// the core packages do not.
+package doctor
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-imap/v2/imapclient"
+	"github.com/emersion/go-smtp"
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/oauth2mail/oauth2mail/azure"
+	"github.com/oauth2mail/oauth2mail/mailauth"
+	"github.com/oauth2mail/oauth2mail/oauth2client"
+	"github.com/oauth2mail/oauth2mail/xoauth2"
+)
+
+// Status is the outcome of one step.
+type Status string
+
+// The outcomes of a step.
+const (
+	Pass Status = "pass"
+	Fail Status = "fail"
+	Skip Status = "skipped"
+)
+
+// Step is one check: what was checked, what was found, and, when it
+// failed, what to do.
+type Step struct {
+	// Name says what is checked, e.g. "credential".
+	Name string
+	// Status is the outcome.
+	Status Status
+	// Detail is what was found. It never contains a token or secret.
+	Detail string
+	// Fix is what to do next, for a failed step.
+	Fix string
+}
+
+// Report is the outcome of a diagnosis, step by step.
+type Report struct {
+	Steps []Step
+}
+
+// OK reports whether no step failed.
+func (r *Report) OK() bool {
+	for _, s := range r.Steps {
+		if s.Status == Fail {
+			return false
+		}
+	}
+	return true
+}
+
+// Step returns the step called name, or nil.
+func (r *Report) Step(name string) *Step {
+	for i := range r.Steps {
+		if r.Steps[i].Name == name {
+			return &r.Steps[i]
+		}
+	}
+	return nil
+}
+
+// WriteTo writes the report for a terminal: one line per step, the fix
+// indented below a failed one.
+func (r *Report) WriteTo(w io.Writer) (int64, error) {
+	var b strings.Builder
+	for _, s := range r.Steps {
+		mark := map[Status]string{Pass: "PASS", Fail: "FAIL", Skip: "SKIP"}[s.Status]
+		fmt.Fprintf(&b, "%-4s  %-12s %s\n", mark, s.Name, s.Detail)
+		if s.Fix != "" {
+			for _, line := range strings.Split(s.Fix, "\n") {
+				fmt.Fprintf(&b, "              %s\n", line)
+			}
+		}
+	}
+	n, err := io.WriteString(w, b.String())
+	return int64(n), err
+}
+
+// The names of the steps of [Azure], in order.
+const (
+	StepTenant      = "tenant"
+	StepCredential  = "credential"
+	StepRedirectURI = "redirect URI"
+	StepPermissions = "permissions"
+	StepIMAP        = "IMAP login"
+	StepSMTP        = "SMTP login"
+)
+
+// AzureConfig is what [Azure] checks.
+type AzureConfig struct {
+	// Azure is the connection as configured: IDs, credential, cloud,
+	// AppOnly, and the HTTPClient every Entra call goes through.
+	Azure azure.Config
+	// RedirectURL is the callback URL the application sends users back
+	// to (not checked for app-only connections).
+	RedirectURL string
+	// Mailbox, if set, is the mailbox to log in to over IMAP and SMTP.
+	Mailbox string
+	// EnterpriseObjectID is the Object ID on the Enterprise application's
+	// Overview page, filled into the New-ServicePrincipal command when
+	// given (it is not the Object ID on the App registration's page).
+	EnterpriseObjectID string
+	// Token returns a delegated access token for Mailbox, e.g. from
+	// oauth2client.Client.Token; for a delegated connection without it
+	// the permission and login steps are skipped.
+	Token func(ctx context.Context) (oauth2client.Secret, error)
+	// IMAP and SMTP log user in with XOAUTH2 and token. Nil means the
+	// cloud's servers (outlook.office365.com:993, smtp.office365.com:587)
+	// through go-imap and go-smtp.
+	IMAP, SMTP func(ctx context.Context, user string, token oauth2client.Secret) error
+}
+
+// Azure diagnoses an Entra ID connection, and the mailbox when one is
+// given. It stops at nothing: every step that can run runs, and a step
+// that depends on a failed one is skipped.
+func Azure(ctx context.Context, cfg AzureConfig) *Report {
+	d := &azureDoctor{cfg: cfg, r: &Report{}}
+	d.cloud = cfg.Azure.Cloud
+	if d.cloud.AuthorityHost == "" {
+		d.cloud = azure.Global
+	}
+	d.authority = strings.TrimSuffix(cfg.Azure.AuthorityURL, "/")
+	if d.authority == "" {
+		d.authority = d.cloud.AuthorityHost
+	}
+	d.hc = cfg.Azure.HTTPClient
+	if d.hc == nil {
+		d.hc = &http.Client{Timeout: 30 * time.Second}
+	}
+	tenantOK := d.tenant(ctx)
+	appToken := d.credential(ctx, tenantOK)
+	d.redirect()
+	token := d.permissions(ctx, appToken)
+	d.imap(ctx, token)
+	d.smtp(ctx, token)
+	return d.r
+}
+
+type azureDoctor struct {
+	cfg       AzureConfig
+	r         *Report
+	cloud     azure.Cloud
+	authority string
+	hc        *http.Client
+	provider  *azure.Provider
+}
+
+func (d *azureDoctor) add(name string, st Status, detail, fix string) {
+	d.r.Steps = append(d.r.Steps, Step{Name: name, Status: st, Detail: detail, Fix: fix})
+}
+
+// tenant: the authority and tenant resolve (OpenID configuration).
+func (d *azureDoctor) tenant(ctx context.Context) bool {
+	t := d.cfg.Azure.Tenant
+	if t == "" {
+		d.add(StepTenant, Fail, "no Directory (tenant) ID is configured",
+			"copy the Directory (tenant) ID from Entra admin center > App registrations > your app > Overview")
+		return false
+	}
+	u := d.authority + "/" + t + "/v2.0/.well-known/openid-configuration"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		d.add(StepTenant, Fail, "the authority URL is invalid: "+err.Error(), "check the connection's cloud or AuthorityURL")
+		return false
+	}
+	resp, err := d.hc.Do(req)
+	if err != nil {
+		d.add(StepTenant, Fail, "cannot reach "+d.authority+": "+err.Error(),
+			"check the network path (proxy, firewall) to "+d.authority)
+		return false
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if resp.StatusCode != http.StatusOK {
+		fix := "check the Directory (tenant) ID " + t + " for typos, and the cloud: an app registered in a national cloud signs in there"
+		if strings.Contains(string(body), "AADSTS90002") {
+			fix = "Entra does not know the tenant " + t + " (AADSTS90002): " + fix
+		}
+		d.add(StepTenant, Fail, fmt.Sprintf("%s answered HTTP %d for tenant %s", d.authority, resp.StatusCode, t), fix)
+		return false
+	}
+	d.add(StepTenant, Pass, "tenant "+t+" resolves at "+d.authority, "")
+	return true
+}
+
+// credential: a client-credentials call proves the secret or
+// certificate (for delegated connections too: Entra issues the token
+// without roles).
+func (d *azureDoctor) credential(ctx context.Context, tenantOK bool) *oauth2client.Grant {
+	if !tenantOK {
+		d.add(StepCredential, Skip, "needs a tenant that resolves", "")
+		return nil
+	}
+	probe := d.cfg.Azure
+	probe.AppOnly, probe.Scopes = true, nil
+	if probe.Tenant == "organizations" || probe.Tenant == "common" || probe.Tenant == "consumers" {
+		d.add(StepCredential, Skip, "the credential can only be checked against a real tenant, not "+probe.Tenant, "")
+		return nil
+	}
+	p, err := azure.New(probe)
+	if err != nil {
+		d.add(StepCredential, Fail, err.Error(), "fix the connection's settings as the message says")
+		return nil
+	}
+	d.provider = p
+	g, err := p.AppToken(ctx, d.cfg.Mailbox)
+	if err != nil {
+		var pe *oauth2client.ProviderError
+		fix := "see the error above"
+		if errors.As(err, &pe) && pe.Remedy != "" {
+			fix = pe.Remedy
+		}
+		d.add(StepCredential, Fail, "Entra refused the application's credential: "+err.Error(), fix)
+		return nil
+	}
+	d.add(StepCredential, Pass, "Entra accepts the application's credential (client credentials)", "")
+	if d.cfg.Azure.AppOnly {
+		return g
+	}
+	return nil
+}
+
+// redirect: the redirect URI is one Entra accepts, and exactly what to
+// register.
+func (d *azureDoctor) redirect() {
+	if d.cfg.Azure.AppOnly {
+		d.add(StepRedirectURI, Skip, "app-only connections have no user sign-in", "")
+		return
+	}
+	uri := d.cfg.RedirectURL
+	if uri == "" {
+		d.add(StepRedirectURI, Fail, "no redirect URI is configured",
+			"configure the application's callback URL, e.g. https://mail.example.com/oauth2/callback")
+		return
+	}
+	p := d.provider
+	if p == nil {
+		cfg := d.cfg.Azure
+		cfg.AppOnly = false
+		var err error
+		if p, err = azure.New(cfg); err != nil {
+			d.add(StepRedirectURI, Skip, "needs a valid connection: "+err.Error(), "")
+			return
+		}
+	}
+	if err := p.ValidateRedirectURI(uri); err != nil {
+		d.add(StepRedirectURI, Fail, err.Error(),
+			"use an https URL (plain http only for localhost), then register it exactly under Authentication > Web > Redirect URIs")
+		return
+	}
+	d.add(StepRedirectURI, Pass, uri+" is a valid Web redirect URI; register exactly this under "+
+		"App registrations > your app > Authentication > Web > Redirect URIs", "")
+}
+
+// permissions: the token carries what mail needs.
+func (d *azureDoctor) permissions(ctx context.Context, appToken *oauth2client.Grant) oauth2client.Secret {
+	var tok oauth2client.Secret
+	switch {
+	case d.cfg.Azure.AppOnly && appToken != nil:
+		tok = appToken.AccessToken
+	case d.cfg.Azure.AppOnly:
+		d.add(StepPermissions, Skip, "needs an app-only token (see the credential step)", "")
+		return ""
+	case d.cfg.Token == nil:
+		d.add(StepPermissions, Skip, "no delegated token to inspect: connect a mailbox first and pass AzureConfig.Token", "")
+		return ""
+	default:
+		t, err := d.cfg.Token(ctx)
+		if err != nil {
+			d.add(StepPermissions, Fail, "no delegated token: "+err.Error(), "connect the mailbox (again) through the application")
+			return ""
+		}
+		tok = t
+	}
+	claims := jwt.MapClaims{}
+	if _, _, err := jwt.NewParser().ParseUnverified(string(tok), claims); err != nil {
+		// Not a JWT (e.g. a personal account's token): nothing to read.
+		d.add(StepPermissions, Skip, "the access token is not a JWT; its permissions cannot be read", "")
+		return tok
+	}
+	aud, _ := claims["aud"].(string)
+	var have []string
+	var need []string
+	kind := "delegated permissions (scp)"
+	if d.cfg.Azure.AppOnly {
+		have = strings.Fields(strings.Join(toStrings(claims["roles"]), " "))
+		need = []string{"IMAP.AccessAsApp", "SMTP.SendAsApp"}
+		kind = "application permissions (roles)"
+	} else {
+		s, _ := claims["scp"].(string)
+		have = strings.Fields(s)
+		need = []string{"IMAP.AccessAsUser.All", "SMTP.Send"}
+	}
+	var missing []string
+	for _, n := range need {
+		if !slices.Contains(have, n) {
+			missing = append(missing, n)
+		}
+	}
+	if !strings.Contains(aud, "outlook.office") && !strings.Contains(aud, "outlook.office365") && !strings.Contains(aud, "partner.outlook.cn") {
+		d.add(StepPermissions, Fail, fmt.Sprintf("the token is for %q, not Exchange Online", aud),
+			"request the Exchange Online scopes ("+d.cloud.Resource+"/IMAP.AccessAsUser.All, or "+d.cloud.AppResource+"/.default for app-only)")
+		return ""
+	}
+	if len(missing) > 0 {
+		d.add(StepPermissions, Fail, fmt.Sprintf("the token's %s lack %s (it has: %s)", kind, strings.Join(missing, ", "), orNone(have)),
+			d.consentFix(missing))
+		return "" // Exchange would refuse it: the logins would only repeat this
+	}
+	d.add(StepPermissions, Pass, fmt.Sprintf("the token (aud %s) carries %s", aud, strings.Join(need, " and ")), "")
+	return tok
+}
+
+func (d *azureDoctor) consentFix(missing []string) string {
+	kind := "Delegated permissions"
+	if d.cfg.Azure.AppOnly {
+		kind = "Application permissions"
+	}
+	fix := "grant admin consent: Entra admin center > App registrations > your app > API permissions > Add a permission > " +
+		"APIs my organization uses > Office 365 Exchange Online > " + kind + " > " + strings.Join(missing, ", ") +
+		", then \"Grant admin consent for <tenant>\""
+	if d.provider != nil && d.cfg.RedirectURL != "" {
+		fix += "\nor have an administrator open: " + d.provider.AdminConsentURL(d.cfg.RedirectURL)
+	}
+	if !d.cfg.Azure.AppOnly {
+		fix += "\nthen connect the mailbox again so the new token carries them"
+	}
+	return fix
+}
+
+type loginFunc = func(ctx context.Context, user string, token oauth2client.Secret) error
+
+// login runs one mail login step: skipped without a mailbox or token,
+// passed when login (or fallback, if login is nil) succeeds. It returns
+// the login's error, unrecorded, for the caller to explain.
+func (d *azureDoctor) login(ctx context.Context, step, proto string, tok oauth2client.Secret, login, fallback loginFunc) error {
+	switch {
+	case d.cfg.Mailbox == "":
+		d.add(step, Skip, "no mailbox given", "")
+		return nil
+	case tok == "":
+		d.add(step, Skip, "needs a token with the mail permissions (see the steps above)", "")
+		return nil
+	case login == nil:
+		login = fallback
+	}
+	if err := login(ctx, d.cfg.Mailbox, tok); err != nil {
+		return err
+	}
+	d.add(step, Pass, proto+" accepted XOAUTH2 for "+d.cfg.Mailbox, "")
+	return nil
+}
+
+// imap: XOAUTH2 login with a token that carries the permissions.
+func (d *azureDoctor) imap(ctx context.Context, tok oauth2client.Secret) {
+	err := d.login(ctx, StepIMAP, "IMAP", tok, d.cfg.IMAP, d.defaultIMAP)
+	if err == nil {
+		return
+	}
+	detail := "IMAP refused the token for " + d.cfg.Mailbox + ": " + err.Error()
+	if d.cfg.Azure.AppOnly {
+		d.add(StepIMAP, Fail, detail, d.servicePrincipalFix(false))
+		return
+	}
+	d.add(StepIMAP, Fail, detail,
+		"the token is valid, so Exchange refuses the mailbox: check that IMAP is enabled for it (Exchange Online PowerShell):\n"+
+			"  Connect-ExchangeOnline -Organization "+d.cfg.Azure.Tenant+"\n"+
+			"  Set-CASMailbox -Identity "+d.cfg.Mailbox+" -ImapEnabled $true\n"+
+			"and that the signed-in user is the mailbox's owner (or has FullAccess to it)")
+}
+
+// servicePrincipalFix is the Exchange Online PowerShell that registers
+// the app's service principal and gives it the mailbox.
+func (d *azureDoctor) servicePrincipalFix(smtp bool) string {
+	obj := d.cfg.EnterpriseObjectID
+	if obj == "" {
+		obj = "<Object ID from Enterprise applications > your app > Overview, not from App registrations>"
+	}
+	fix := "the token is valid, so Exchange Online does not know the app or does not let it open this mailbox.\n" +
+		"Register its service principal and grant access (Exchange Online PowerShell):\n" +
+		"  Install-Module -Name ExchangeOnlineManagement\n" +
+		"  Connect-ExchangeOnline -Organization " + d.cfg.Azure.Tenant + "\n" +
+		"  New-ServicePrincipal -AppId " + d.cfg.Azure.ClientID + " -ObjectId " + obj + "\n" +
+		"  Add-MailboxPermission -Identity " + d.cfg.Mailbox + " -User " + obj + " -AccessRights FullAccess"
+	if smtp {
+		fix += "\nor, for SMTP only, without the SMTP.SendAsApp permission (App RBAC):\n" +
+			"  New-ManagementRoleAssignment -Name oauth2mail-smtp -Role 'Application SMTP.SendAsApp' -App " + d.cfg.Azure.ClientID
+	}
+	if d.provider != nil && d.cfg.RedirectURL != "" {
+		fix += "\nA multi-tenant app needs an administrator's consent first: " + d.provider.AdminConsentURL(d.cfg.RedirectURL)
+	}
+	return fix
+}
+
+// smtp: XOAUTH2 submission login; 5.7.139 means SMTP AUTH is off.
+func (d *azureDoctor) smtp(ctx context.Context, tok oauth2client.Secret) {
+	err := d.login(ctx, StepSMTP, "SMTP", tok, d.cfg.SMTP, d.defaultSMTP)
+	if err == nil {
+		return
+	}
+	detail := "SMTP refused the token for " + d.cfg.Mailbox + ": " + err.Error()
+	var se *smtp.SMTPError
+	if errors.As(err, &se) && se.EnhancedCode == (smtp.EnhancedCode{5, 7, 139}) &&
+		strings.Contains(strings.ToLower(se.Message), "smtpclientauthentication is disabled") {
+		fix := "SMTP AUTH is disabled. Enable it for the mailbox (Exchange Online PowerShell):\n" +
+			"  Connect-ExchangeOnline -Organization " + d.cfg.Azure.Tenant + "\n" +
+			"  Set-CASMailbox -Identity " + d.cfg.Mailbox + " -SmtpClientAuthenticationDisabled $false"
+		if strings.Contains(strings.ToLower(se.Message), "for the tenant") {
+			fix += "\nor for the whole organization:\n  Set-TransportConfig -SmtpClientAuthenticationDisabled $false"
+		}
+		fix += "\n(with security defaults on, SMTP AUTH stays off: see https://aka.ms/smtp_auth_disabled)"
+		d.add(StepSMTP, Fail, detail, fix)
+		return
+	}
+	if d.cfg.Azure.AppOnly {
+		d.add(StepSMTP, Fail, detail, d.servicePrincipalFix(true))
+		return
+	}
+	d.add(StepSMTP, Fail, detail, "check that the mailbox may send with SMTP AUTH (Get-CASMailbox -Identity "+d.cfg.Mailbox+
+		" | Format-List SmtpClientAuthenticationDisabled) and that the user owns it")
+}
+
+func (d *azureDoctor) defaultIMAP(ctx context.Context, user string, tok oauth2client.Secret) error {
+	addr := net.JoinHostPort(d.cloud.IMAP.Host, strconv.Itoa(d.cloud.IMAP.Port))
+	conn, err := (&tls.Dialer{Config: &tls.Config{ServerName: d.cloud.IMAP.Host, MinVersion: tls.VersionTLS12}}).DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return err
+	}
+	c := imapclient.New(conn, nil)
+	defer c.Close()
+	if err := c.WaitGreeting(); err != nil {
+		return err
+	}
+	return c.Authenticate(xoauth2.NewClient(user, string(tok)))
+}
+
+func (d *azureDoctor) defaultSMTP(ctx context.Context, user string, tok oauth2client.Secret) error {
+	addr := net.JoinHostPort(d.cloud.SMTP.Host, strconv.Itoa(d.cloud.SMTP.Port))
+	conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return err
+	}
+	c, err := smtp.NewClientStartTLS(conn, &tls.Config{ServerName: d.cloud.SMTP.Host, MinVersion: tls.VersionTLS12})
+	if err != nil {
+		_ = conn.Close()
+		return err
+	}
+	defer c.Close()
+	return c.Auth(mailauth.ForSMTP(xoauth2.NewClient(user, string(tok))))
+}
+
+func toStrings(v any) []string {
+	list, _ := v.([]any)
+	out := make([]string, 0, len(list))
+	for _, x := range list {
+		if s, ok := x.(string); ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func orNone(s []string) string {
+	if len(s) == 0 {
+		return "none"
+	}
+	return strings.Join(s, " ")
+}
