@@ -1,13 +1,14 @@
 // Command quickstart runs the whole mission offline, with no
-// configuration: it starts a fake Microsoft Entra ID and fake IMAP and
-// SMTP servers on loopback, connects a mailbox through the library's real
-// callback handler (an HTTP client plays the user's browser and consent),
-// stores the tokens on disk, logs into IMAP with XOAUTH2 and lists the
-// mailboxes, sends a message over SMTP, forces a token refresh and logs in
-// again.
+// configuration: it starts a fake Microsoft Entra ID (or, with -provider
+// google, a fake Google) and fake IMAP and SMTP servers on loopback,
+// connects a mailbox through the library's real callback handler (an HTTP
+// client plays the user's browser and consent), stores the tokens on
+// disk, logs into IMAP with XOAUTH2 and lists the mailboxes, sends a
+// message over SMTP, forces a token refresh and logs in again.
 //
 //	go run ./examples/quickstart            # tokens in a temporary directory
-//	go run ./examples/quickstart -dir ./tokens
+//	go run ./examples/quickstart -dir ./tokens   # and the key in ./tokens.key
+//	go run ./examples/quickstart -provider google
 //
 // It exits non-zero, with the reason, if any step fails.
 package main
@@ -30,6 +31,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/oauth2mail/oauth2mail/azure"
+	"github.com/oauth2mail/oauth2mail/google"
 	"github.com/oauth2mail/oauth2mail/mailauth"
 	"github.com/oauth2mail/oauth2mail/mailtest"
 	"github.com/oauth2mail/oauth2mail/oauth2client"
@@ -39,21 +41,103 @@ import (
 func main() {
 	dir := flag.String("dir", "", "directory for the token store (default: a temporary directory, removed at exit)")
 	verbose := flag.Bool("v", false, "log the library's debug messages (they never contain tokens)")
+	provider := flag.String("provider", "azure", "the fake identity provider: azure (Exchange Online) or google (Gmail)")
 	flag.Parse()
-	if err := run(*dir, *verbose, os.Stdout); err != nil {
+	opts := options{dir: *dir, provider: *provider, logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	if *verbose {
+		opts.logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	if err := run(opts, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "quickstart failed:", err)
 		os.Exit(1)
 	}
 }
 
-func run(dir string, verbose bool, out io.Writer) error {
+// options configure run.
+type options struct {
+	// dir holds the token store ("": a temporary directory).
+	dir string
+	// provider is "azure" or "google".
+	provider string
+	// logger receives the library's log.
+	logger *slog.Logger
+	// httpClient, if set, wraps the HTTP client that talks to the fake
+	// provider (tests record the traffic with it).
+	httpClient func(*http.Client) *http.Client
+}
+
+// fakeIdP is the fake identity provider the quickstart signs in at, and
+// the connection configured for it.
+type fakeIdP struct {
+	name, user, url string
+	ledger          *mailtest.Ledger
+	provider        oauth2client.Provider
+	authorize       func(ctx context.Context, authURL string) (string, error)
+	close           func()
+}
+
+func newFakeIdP(o options, redirect string) (*fakeIdP, error) {
+	hc := func(c *http.Client) *http.Client {
+		if o.httpClient != nil {
+			return o.httpClient(c)
+		}
+		return c
+	}
+	switch o.provider {
+	case "", "azure":
+		const user = "alice@contoso.example"
+		entra, err := mailtest.NewAzure(mailtest.AzureOptions{RedirectURIs: []string{redirect}, Users: []mailtest.AzureUser{{Email: user}}})
+		if err != nil {
+			return nil, err
+		}
+		// What an administrator copies from the Azure portal.
+		p, err := azure.New(azure.Config{
+			ClientID:     entra.ClientID(),
+			Tenant:       entra.Tenant(),
+			ClientSecret: oauth2client.Secret(entra.ClientSecret()),
+			AuthorityURL: entra.URL(), // the real cloud by default; here the fake
+			HTTPClient:   hc(entra.Client()),
+		})
+		if err != nil {
+			entra.Close()
+			return nil, err
+		}
+		return &fakeIdP{name: "Entra ID", user: user, url: entra.URL(), ledger: entra.Ledger(), provider: p,
+			authorize: entra.Authorize, close: entra.Close}, nil
+	case "google":
+		const user = "bob@gmail.example"
+		g, err := mailtest.NewGoogle(mailtest.GoogleOptions{RedirectURIs: []string{redirect}, Users: []mailtest.GoogleUser{{Email: user}}})
+		if err != nil {
+			return nil, err
+		}
+		// What an administrator copies from Google Cloud console.
+		p, err := google.New(google.Config{
+			ClientID:     g.ClientID(),
+			ClientSecret: oauth2client.Secret(g.ClientSecret()),
+			AuthURL:      g.AuthURL(), // Google's endpoints by default; here the fake
+			TokenURL:     g.TokenURL(),
+			RevokeURL:    g.RevokeURL(),
+			HTTPClient:   hc(g.Client()),
+		})
+		if err != nil {
+			g.Close()
+			return nil, err
+		}
+		return &fakeIdP{name: "Google", user: user, url: g.URL(), ledger: g.Ledger(), provider: p,
+			authorize: g.Authorize, close: g.Close}, nil
+	}
+	return nil, fmt.Errorf("unknown -provider %q: use azure or google", o.provider)
+}
+
+func run(o options, out io.Writer) error {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	step := func(format string, args ...any) { fmt.Fprintf(out, "• "+format+"\n", args...) }
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if verbose {
-		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	logger := o.logger
+	if logger == nil {
+		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	dir := o.dir
 
 	// 1. The application's callback listener. Entra accepts plain http
 	// redirect URIs for localhost only; production uses https.
@@ -63,29 +147,29 @@ func run(dir string, verbose bool, out io.Writer) error {
 	}
 	redirect := fmt.Sprintf("http://localhost:%d/oauth2/callback", ln.Addr().(*net.TCPAddr).Port)
 
-	// 2. The fakes: Entra ID, and IMAP/SMTP servers that accept only the
-	// tokens it issued.
-	const user = "alice@contoso.example"
-	entra, err := mailtest.NewAzure(mailtest.AzureOptions{RedirectURIs: []string{redirect}, Users: []mailtest.AzureUser{{Email: user}}})
+	// 2. The fakes: the identity provider, and IMAP/SMTP servers that
+	// accept only the tokens it issued.
+	idp, err := newFakeIdP(o, redirect)
 	if err != nil {
 		return err
 	}
-	defer entra.Close()
+	defer idp.close()
+	user := idp.user
 	cert, err := mailtest.NewCertificate()
 	if err != nil {
 		return err
 	}
-	imapSrv, err := mailtest.NewIMAPServer(mailtest.MailOptions{Tokens: entra.Ledger(), TLS: cert.ServerConfig()})
+	imapSrv, err := mailtest.NewIMAPServer(mailtest.MailOptions{Tokens: idp.ledger, TLS: cert.ServerConfig()})
 	if err != nil {
 		return err
 	}
 	defer imapSrv.Close()
-	smtpSrv, err := mailtest.NewSMTPServer(mailtest.MailOptions{Tokens: entra.Ledger(), TLS: cert.ServerConfig()})
+	smtpSrv, err := mailtest.NewSMTPServer(mailtest.MailOptions{Tokens: idp.ledger, TLS: cert.ServerConfig()})
 	if err != nil {
 		return err
 	}
 	defer smtpSrv.Close()
-	step("fake Entra ID at %s, IMAP (TLS) at %s, SMTP (STARTTLS) at %s", entra.URL(), imapSrv.Addr, smtpSrv.Addr)
+	step("fake %s at %s, IMAP (TLS) at %s, SMTP (STARTTLS) at %s", idp.name, idp.url, imapSrv.Addr, smtpSrv.Addr)
 
 	// 3. The token store: the embedded on-disk default.
 	if dir == "" {
@@ -96,29 +180,31 @@ func run(dir string, verbose bool, out io.Writer) error {
 		defer os.RemoveAll(tmp)
 		dir = filepath.Join(tmp, "tokens")
 	}
-	store, err := tokenstore.OpenFile(dir)
+	files, err := tokenstore.OpenFile(dir)
 	if err != nil {
 		return err
 	}
-	step("token store in %s", dir)
+	// The tokens open mailboxes: encrypt them at rest. The key file is
+	// created 0600 on first run and refused (with "chmod 600") if other
+	// users can read it; keep it apart from backups of the tokens.
+	keyFile := dir + ".key"
+	keys, err := tokenstore.LoadOrCreateKeyFile(keyFile)
+	if err != nil {
+		return err
+	}
+	store, err := tokenstore.NewEncrypted(files, tokenstore.EncryptionConfig{Keys: keys})
+	if err != nil {
+		return err
+	}
+	step("token store in %s, encrypted (AES-256-GCM) with the key in %s", dir, keyFile)
 
-	// 4. The library: one Client, one connection (what an administrator
-	// configures from the Azure portal), one callback handler.
+	// 4. The library: one Client, one connection (the provider configured
+	// above), one callback handler.
 	client, err := oauth2client.New(oauth2client.Config{RedirectURL: redirect, Store: store, Logger: logger})
 	if err != nil {
 		return err
 	}
-	m365, err := azure.New(azure.Config{
-		ClientID:     entra.ClientID(),
-		Tenant:       entra.Tenant(),
-		ClientSecret: oauth2client.Secret(entra.ClientSecret()),
-		AuthorityURL: entra.URL(), // the real cloud by default; here the fake
-		HTTPClient:   entra.Client(),
-	})
-	if err != nil {
-		return err
-	}
-	if err := client.SetConnection("contoso", m365); err != nil {
+	if err := client.SetConnection("mail", idp.provider); err != nil {
 		return err
 	}
 	mux := http.NewServeMux()
@@ -137,20 +223,21 @@ func run(dir string, verbose bool, out io.Writer) error {
 	// 5. Connect the mailbox: the user is sent to the provider and comes
 	// back to the callback.
 	const account = "account-42"
-	authURL, err := client.StartAuthorization(ctx, "contoso", account, &oauth2client.AuthOptions{LoginHint: user})
+	authURL, err := client.StartAuthorization(ctx, "mail", account, &oauth2client.AuthOptions{LoginHint: user})
 	if err != nil {
 		return err
 	}
 	step("authorization URL: %s…", authURL[:min(len(authURL), 90)])
-	callback, err := entra.Authorize(ctx, authURL) // the user signs in and consents
+	callback, err := idp.authorize(ctx, authURL) // the user signs in and consents
 	if err != nil {
 		return fmt.Errorf("signing in at the fake provider: %w", err)
 	}
-	resp, err := http.Get(callback) // the browser returns to the application
+	// The browser returns to the application.
+	resp, err := http.Get(callback) // #nosec G107 -- the URL the fake provider redirected the "browser" to, on loopback
 	if err != nil {
 		return fmt.Errorf("calling the callback: %w", err)
 	}
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("the callback answered %s", resp.Status)
 	}
@@ -161,7 +248,7 @@ func run(dir string, verbose bool, out io.Writer) error {
 	}
 	step("connected %s as %s; token expires %s", a.Account, a.Username, info.Expiry.Format(time.TimeOnly))
 	if info.Mail.ServerSavesSent {
-		step("Exchange files sent mail in Sent itself: the client must not append a copy")
+		step("the server files sent mail in Sent itself: the client must not append a copy")
 	}
 
 	// 6. IMAP with XOAUTH2, and the mailbox list.
@@ -193,7 +280,7 @@ func run(dir string, verbose bool, out io.Writer) error {
 	if after.AccessToken == before.AccessToken {
 		return errors.New("the refresh returned the same token")
 	}
-	step("token refreshed (rotated refresh token saved); new token expires %s", after.Expiry.Format(time.TimeOnly))
+	step("token refreshed (new tokens saved before use); new token expires %s", after.Expiry.Format(time.TimeOnly))
 	if _, err := imapLogin(ctx, client, account, imapSrv.Addr, cert); err != nil {
 		return fmt.Errorf("login after refresh: %w", err)
 	}
