@@ -25,6 +25,7 @@
 // Stores keep access and refresh tokens, which open mailboxes: protect
 // them at rest by wrapping any store with [NewEncrypted] (AES-256-GCM,
 // keys from [LoadOrCreateKeyFile]), which keeps the wrapped store's
-// compare-and-swap, lock and listing. Errors never contain a token or a
-// stored record's contents.
+// compare-and-swap, lock and listing; [Reencrypt] moves every record to
+// a new key so the old one can be retired. Errors never contain a token
+// or a stored record's contents.
 package tokenstore

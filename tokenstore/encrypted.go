@@ -141,7 +141,8 @@ type sealKey struct {
 // copied to another account's record fails to open with [ErrTampered].
 // A record that cannot be opened gives a [*DecryptError] and is left as
 // it is. Writes always seal with the primary key, so records move to it
-// as they are written again.
+// as they are written again; [Reencrypt] moves all of them at once, so
+// that an old key can be retired.
 //
 // The returned store implements exactly those of
 // [oauth2client.CompareAndSwapper], [oauth2client.Locker] and

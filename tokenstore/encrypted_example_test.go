@@ -112,6 +112,31 @@ func ExampleEncryptionConfig_rotation() {
 	// true
 }
 
+// Retiring a key: after putting the new key first, Reencrypt rewrites
+// every record still sealed with an older key; once it reports no
+// failures, the old key can go.
+func ExampleReencrypt() {
+	oldKey, _ := tokenstore.NewKey("2025")
+	newKey, _ := tokenstore.NewKey("2026")
+	inner := tokenstore.NewMemory()
+	ctx := context.Background()
+	before, _ := tokenstore.NewEncrypted(inner, tokenstore.EncryptionConfig{Keys: []tokenstore.Key{oldKey}})
+	for _, account := range []string{"alice", "bob"} {
+		_ = before.Save(ctx, &oauth2client.Record{Account: account, Grant: oauth2client.Grant{RefreshToken: "rt"}})
+	}
+
+	store, _ := tokenstore.NewEncrypted(inner, tokenstore.EncryptionConfig{Keys: []tokenstore.Key{newKey, oldKey}})
+	res, err := tokenstore.Reencrypt(ctx, store)
+	fmt.Printf("%+v %v\n", res, err)
+
+	onlyNew, _ := tokenstore.NewEncrypted(inner, tokenstore.EncryptionConfig{Keys: []tokenstore.Key{newKey}})
+	_, err = onlyNew.Load(ctx, "bob")
+	fmt.Println(err)
+	// Output:
+	// {Rewritten:2 Current:0 Skipped:0 Failed:0} <nil>
+	// <nil>
+}
+
 // A key file that other users can read is refused, with the fix in the
 // message.
 func ExampleLoadOrCreateKeyFile() {

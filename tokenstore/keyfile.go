@@ -57,7 +57,7 @@ func NewKey(id string) (Key, error) {
 // keyFileHeader starts every key file LoadOrCreateKeyFile writes.
 const keyFileHeader = `# oauth2mail token encryption keys: one "<key ID> <base64 of 32 random bytes>" per line.
 # The first key encrypts; every key decrypts. To rotate, add a new first line
-# and keep the old lines until every record has been written again.
+# and keep the old lines until tokenstore.Reencrypt has rewritten every record.
 `
 
 // LoadOrCreateKeyFile returns the keys in the key file at path (for
