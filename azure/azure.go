@@ -51,11 +51,11 @@ type Config struct {
 	// CertificatePEM is a certificate and its unencrypted RSA private key
 	// in PEM, the certificate uploaded under Certificates & secrets >
 	// Certificates. MSAL signs client assertions with it (PS256).
-	CertificatePEM []byte
+	CertificatePEM oauth2client.SecretBytes
 	// CertificatePKCS12 is the same as a PKCS#12 (.pfx / .p12) file, as
 	// Windows and Azure Key Vault export it (AES-256 or legacy RC2/3DES
 	// encryption), with CertificatePassword its password.
-	CertificatePKCS12   []byte
+	CertificatePKCS12   oauth2client.SecretBytes
 	CertificatePassword oauth2client.Secret
 	// Assertion returns a signed client assertion (a JWT with aud = the
 	// token endpoint) for federated or workload identity credentials.

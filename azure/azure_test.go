@@ -1,6 +1,7 @@
 package azure_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
@@ -9,6 +10,8 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"fmt"
+	"log/slog"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -417,4 +420,17 @@ func refreshTokens(t *testing.T, state []byte) []string {
 		out = append(out, rt.Secret)
 	}
 	return out
+}
+
+func TestCertificateNeverPrinted(t *testing.T) {
+	cfg := azure.Config{ClientID: "app-1", CertificatePEM: []byte("-----BEGIN PRIVATE KEY-----\nkey-SECRET-1\n"),
+		CertificatePKCS12: []byte("pfx-SECRET-2"), CertificatePassword: "pw-SECRET-3"}
+	var logged bytes.Buffer
+	slog.New(slog.NewTextHandler(&logged, nil)).Info("config", "azure", cfg)
+	for _, out := range []string{fmt.Sprintf("%v %+v %#v", cfg, cfg, &cfg), logged.String()} {
+		for _, secret := range []string{"key-SECRET-1", "pfx-SECRET-2", "pw-SECRET-3", "107 101 121"} {
+			assert.NotContains(t, out, secret)
+		}
+		assert.Contains(t, out, "app-1")
+	}
 }

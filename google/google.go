@@ -7,6 +7,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
@@ -78,11 +79,21 @@ type Config struct {
 type ServiceAccount struct {
 	// JSONKey is the key file created under IAM & Admin > Service
 	// accounts > Keys ("type": "service_account"). Keep it secret.
-	JSONKey []byte
+	JSONKey oauth2client.SecretBytes
 	// Scopes replace Config.Scopes for app-only tokens, e.g.
 	// https://www.googleapis.com/auth/gmail.imap_admin, which shows all
 	// labels over IMAP.
 	Scopes []string
+}
+
+// LogValue implements [slog.LogValuer]: the scopes, with the key shown
+// as [oauth2client.Redacted].
+func (sa ServiceAccount) LogValue() slog.Value {
+	key := ""
+	if len(sa.JSONKey) > 0 {
+		key = oauth2client.Redacted
+	}
+	return slog.GroupValue(slog.String("json_key", key), slog.Any("scopes", sa.Scopes))
 }
 
 type saKey struct {

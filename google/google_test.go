@@ -1,13 +1,16 @@
 package google_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -498,4 +501,17 @@ func TestSecretsNeverPrinted(t *testing.T) {
 	s := fmt.Sprintf("%v %+v %#v", g, *g, g)
 	assert.NotContains(t, s, g.AccessToken.Reveal())
 	assert.NotContains(t, s, g.RefreshToken.Reveal())
+}
+
+func TestServiceAccountKeyNeverPrinted(t *testing.T) {
+	key := []byte(`{"type":"service_account","private_key":"-----BEGIN PRIVATE KEY-----\nMIIEv-SECRET\n-----END PRIVATE KEY-----\n"}`)
+	sa := google.ServiceAccount{JSONKey: key, Scopes: []string{"https://mail.google.com/"}}
+	var logged bytes.Buffer
+	slog.New(slog.NewJSONHandler(&logged, nil)).Info("config", "sa", sa)
+	for _, out := range []string{fmt.Sprintf("%v %+v %#v", sa, sa, sa), logged.String()} {
+		assert.NotContains(t, out, "MIIEv-SECRET")
+		assert.NotContains(t, out, "123 34 116", "not even as decimal bytes")
+		assert.NotContains(t, out, base64.StdEncoding.EncodeToString(key)[:24], "nor as base64")
+		assert.Contains(t, out, "https://mail.google.com/")
+	}
 }

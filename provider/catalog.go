@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -111,6 +112,23 @@ type Settings struct {
 	Mechanisms      []string `json:"mechanisms,omitempty"`
 	ServerSavesSent bool     `json:"server_saves_sent,omitempty"`
 }
+
+// LogValue implements [slog.LogValuer]: the settings as they are, with
+// the client secret, the certificate and the service account key shown
+// as [oauth2client.Redacted] whatever the handler (a JSONHandler would
+// otherwise encode them in clear, as a settings table needs).
+func (s Settings) LogValue() slog.Value {
+	for _, secret := range []*oauth2client.Secret{&s.ClientSecret, &s.ClientCertificate, &s.ServiceAccountKey} {
+		if *secret != "" {
+			*secret = oauth2client.Redacted
+		}
+	}
+	return slog.AnyValue(loggedSettings(s))
+}
+
+// loggedSettings is Settings without its LogValue method, which would
+// otherwise be called again on the redacted copy.
+type loggedSettings Settings
 
 // Catalog builds providers from [Settings]. The zero value is ready to
 // use; its fields are shared by every provider it builds. A Catalog is

@@ -1,6 +1,7 @@
 package provider_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
@@ -8,6 +9,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
+	"log/slog"
 	"math/big"
 	"testing"
 	"time"
@@ -179,4 +181,24 @@ func rsaCertPEM(t *testing.T) string {
 	require.NoError(t, err)
 	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})) +
 		string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(k)}))
+}
+
+func TestSettingsLogRedacted(t *testing.T) {
+	s := provider.Settings{Kind: "azure", ClientID: "app-id-1", ClientSecret: "secret-VALUE-1",
+		ClientCertificate: "-----BEGIN CERTIFICATE----- cert-SECRET-2", ServiceAccountKey: `{"private_key":"sa-SECRET-3"}`}
+	var text, js bytes.Buffer
+	slog.New(slog.NewTextHandler(&text, nil)).Info("settings", "s", s)
+	slog.New(slog.NewJSONHandler(&js, nil)).Info("settings", "s", &s)
+	for _, out := range []string{text.String(), js.String()} {
+		for _, secret := range []string{"secret-VALUE-1", "cert-SECRET-2", "sa-SECRET-3"} {
+			assert.NotContains(t, out, secret)
+		}
+		assert.Contains(t, out, "app-id-1")
+		assert.Contains(t, out, oauth2client.Redacted)
+	}
+	assert.Equal(t, oauth2client.Secret("secret-VALUE-1"), s.ClientSecret, "logging does not change the settings")
+
+	stored, err := json.Marshal(s)
+	require.NoError(t, err)
+	assert.Contains(t, string(stored), "secret-VALUE-1", "the JSON a settings table keeps has the value")
 }
