@@ -53,6 +53,7 @@
 //
 // The default [StateStore] is in process memory: behind a load balancer,
 // route the callback to the instance that started the flow or plug in a
-// shared StateStore. Use a shared TokenStore (tokenstore's SQL store) so
-// that refreshes are coordinated across instances.
+// shared StateStore (redisstore's, or your own). Use a shared TokenStore
+// (tokenstore's SQL store or redisstore's) so that refreshes are
+// coordinated across instances.
 package oauth2client

@@ -49,8 +49,8 @@ type Pending struct {
 // provider and the callback. The default, [NewMemoryStateStore], keeps
 // them in process memory: an application with several instances behind a
 // load balancer must either route a user's callback to the instance that
-// started the flow (sticky sessions) or supply a shared StateStore (a
-// database table or Redis with the entry's expiry as TTL).
+// started the flow (sticky sessions) or supply a shared StateStore
+// (redisstore.NewStateStore, or a database table of your own).
 //
 // Implementations must be safe for concurrent use. Take must be atomic:
 // two concurrent Takes of one id must not both succeed.

@@ -1,0 +1,205 @@
+package redisstore
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/oauth2mail/oauth2mail/oauth2client"
+	"github.com/oauth2mail/oauth2mail/tokenstore"
+)
+
+// TokenStore is an [oauth2client.TokenStore] in Redis. It implements
+// [oauth2client.CompareAndSwapper], [oauth2client.Locker] (a lease per
+// account, SET NX with an expiry, so a crashed holder's lease lapses) and
+// [oauth2client.Lister], so several instances sharing it refresh each
+// account once. Each account is a hash (version and record); a set lists
+// the accounts. Saves and deletes are scripts, atomic in Redis.
+//
+// It passes tokenstore/storetest. It is safe for concurrent use.
+type TokenStore struct {
+	cfg Config
+}
+
+// NewTokenStore returns a TokenStore for cfg.
+func NewTokenStore(cfg Config) (*TokenStore, error) {
+	cfg, err := cfg.check("NewTokenStore")
+	if err != nil {
+		return nil, err
+	}
+	return &TokenStore{cfg: cfg}, nil
+}
+
+func (s *TokenStore) recordKey(account string) string { return s.cfg.Prefix + "token:" + account }
+func (s *TokenStore) lockKey(account string) string   { return s.cfg.Prefix + "lock:" + account }
+func (s *TokenStore) indexKey() string                { return s.cfg.Prefix + "accounts" }
+
+// Load implements [oauth2client.TokenStore].
+func (s *TokenStore) Load(ctx context.Context, account string) (*oauth2client.Record, error) {
+	if err := ctxFirst(ctx, "loading account", account); err != nil {
+		return nil, err
+	}
+	vals, err := s.cfg.Client.HMGet(ctx, s.recordKey(account), "v", "r").Result()
+	if err != nil {
+		return nil, redisErr("loading account", account, err)
+	}
+	ver, _ := vals[0].(string)
+	raw, _ := vals[1].(string)
+	if ver == "" || raw == "" {
+		return nil, fmt.Errorf("redisstore: account %q: %w", account, oauth2client.ErrNotFound)
+	}
+	var rec oauth2client.Record
+	if err := json.Unmarshal([]byte(raw), &rec); err != nil {
+		return nil, &tokenstore.CorruptError{Path: "Redis key " + s.recordKey(account), Err: errors.New("the record is not valid JSON")}
+	}
+	if _, err := fmt.Sscan(ver, &rec.Version); err != nil || rec.Account != account {
+		return nil, &tokenstore.CorruptError{Path: "Redis key " + s.recordKey(account), Err: errors.New("the version or account does not match the key")}
+	}
+	return &rec, nil
+}
+
+// saveScript writes a record: ARGV[1] is the expected version, or -1 for
+// an unconditional save. It returns {1, new version} or {0, current
+// version} on a conflict.
+var saveScript = redis.NewScript(`
+local cur = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
+local want = tonumber(ARGV[1])
+if want >= 0 and want ~= cur then return {0, cur} end
+cur = cur + 1
+redis.call('HSET', KEYS[1], 'v', cur, 'r', ARGV[2])
+redis.call('SADD', KEYS[2], ARGV[3])
+return {1, cur}
+`)
+
+// Save implements [oauth2client.TokenStore]: an unconditional write that
+// raises the version.
+func (s *TokenStore) Save(ctx context.Context, rec *oauth2client.Record) error {
+	return s.write(ctx, rec, -1)
+}
+
+// CompareAndSwap implements [oauth2client.CompareAndSwapper]: rec is
+// written only if the stored version is still rec.Version (zero: no
+// record); otherwise the error is a [*tokenstore.ConflictError].
+func (s *TokenStore) CompareAndSwap(ctx context.Context, rec *oauth2client.Record) error {
+	var want int64
+	if rec != nil {
+		want = rec.Version
+	}
+	return s.write(ctx, rec, want)
+}
+
+func (s *TokenStore) write(ctx context.Context, rec *oauth2client.Record, want int64) error {
+	if rec == nil {
+		return fmt.Errorf("%w: nil record", tokenstore.ErrInvalidRecord)
+	}
+	if err := ctxFirst(ctx, "saving account", rec.Account); err != nil {
+		return err
+	}
+	if rec.Account == "" {
+		return fmt.Errorf("%w: empty Account: set it to the mail account's key", tokenstore.ErrInvalidRecord)
+	}
+	stored := rec.Clone()
+	stored.Version = 0             // the hash field is the truth
+	b, err := json.Marshal(stored) // #nosec G117 -- the token store's own record; wrap the store with tokenstore.NewEncrypted to seal the tokens
+	if err != nil {
+		return fmt.Errorf("redisstore: encoding account %q: %w", rec.Account, err)
+	}
+	res, err := saveScript.Run(ctx, s.cfg.Client, []string{s.recordKey(rec.Account), s.indexKey()}, want, b, rec.Account).Int64Slice()
+	if err != nil {
+		return redisErr("saving account", rec.Account, err)
+	}
+	if len(res) != 2 {
+		return fmt.Errorf("redisstore: saving account %q: unexpected script answer %v", rec.Account, res)
+	}
+	if res[0] == 0 {
+		return &tokenstore.ConflictError{Account: rec.Account, Expected: rec.Version, Actual: res[1]}
+	}
+	rec.Version = res[1]
+	return nil
+}
+
+var deleteScript = redis.NewScript(`
+redis.call('DEL', KEYS[1])
+redis.call('SREM', KEYS[2], ARGV[1])
+return 1
+`)
+
+// Delete implements [oauth2client.TokenStore]. Deleting a missing account
+// is not an error.
+func (s *TokenStore) Delete(ctx context.Context, account string) error {
+	if err := ctxFirst(ctx, "deleting account", account); err != nil {
+		return err
+	}
+	if err := deleteScript.Run(ctx, s.cfg.Client, []string{s.recordKey(account), s.indexKey()}, account).Err(); err != nil {
+		return redisErr("deleting account", account, err)
+	}
+	return nil
+}
+
+// List implements [oauth2client.Lister].
+func (s *TokenStore) List(ctx context.Context) ([]string, error) {
+	if err := ctxFirst(ctx, "listing accounts with prefix", s.cfg.Prefix); err != nil {
+		return nil, err
+	}
+	accounts, err := s.cfg.Client.SMembers(ctx, s.indexKey()).Result()
+	if err != nil {
+		return nil, redisErr("listing accounts with prefix", s.cfg.Prefix, err)
+	}
+	return accounts, nil
+}
+
+// unlockScript deletes a lease only if this holder still owns it.
+var unlockScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`)
+
+// Lock implements [oauth2client.Locker]: it takes the account's lease for
+// ttl, waiting (polling from 5 ms up to 200 ms) while another holder has
+// it, until ctx ends. The returned function releases the lease if it is
+// still this caller's; calling it again is harmless.
+func (s *TokenStore) Lock(ctx context.Context, account string, ttl time.Duration) (func(context.Context) error, error) {
+	if ttl <= 0 {
+		return nil, fmt.Errorf("redisstore: lock ttl must be positive, got %v", ttl)
+	}
+	var id [16]byte
+	_, _ = rand.Read(id[:]) // never fails
+	owner := hex.EncodeToString(id[:])
+	key := s.lockKey(account)
+	wait := 5 * time.Millisecond
+	for {
+		if err := ctxFirst(ctx, "waiting for the refresh lock of account", account); err != nil {
+			return nil, err
+		}
+		took, err := s.cfg.Client.SetNX(ctx, key, owner, ttl).Result()
+		if err != nil {
+			return nil, redisErr("taking the refresh lock of account", account, err)
+		}
+		if took {
+			break
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("redisstore: waiting for the refresh lock of account %q: %w", account, ctx.Err())
+		case <-t.C:
+		}
+		wait = min(2*wait, 200*time.Millisecond)
+	}
+	return func(ctx context.Context) error {
+		if err := unlockScript.Run(context.WithoutCancel(ctx), s.cfg.Client, []string{key}, owner).Err(); err != nil {
+			return redisErr("releasing the refresh lock of account", account, err)
+		}
+		return nil
+	}, nil
+}
+
+// unixNano is the time of n nanoseconds since the Unix epoch.
+func unixNano(n int64) time.Time { return time.Unix(0, n) }
