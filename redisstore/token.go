@@ -11,6 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/oauth2mail/oauth2mail/internal/leasewait"
 	"github.com/oauth2mail/oauth2mail/oauth2client"
 	"github.com/oauth2mail/oauth2mail/tokenstore"
 )
@@ -172,26 +173,20 @@ func (s *TokenStore) Lock(ctx context.Context, account string, ttl time.Duration
 	_, _ = rand.Read(id[:]) // never fails
 	owner := hex.EncodeToString(id[:])
 	key := s.lockKey(account)
-	wait := 5 * time.Millisecond
-	for {
-		if err := ctxFirst(ctx, "waiting for the refresh lock of account", account); err != nil {
-			return nil, err
-		}
+	if err := ctxFirst(ctx, "waiting for the refresh lock of account", account); err != nil {
+		return nil, err
+	}
+	var takeErr error
+	err := leasewait.Poll(ctx, func() (bool, error) {
 		took, err := s.cfg.Client.SetNX(ctx, key, owner, ttl).Result()
-		if err != nil {
-			return nil, redisErr("taking the refresh lock of account", account, err)
-		}
-		if took {
-			break
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, fmt.Errorf("redisstore: waiting for the refresh lock of account %q: %w", account, ctx.Err())
-		case <-t.C:
-		}
-		wait = min(2*wait, 200*time.Millisecond)
+		takeErr = err
+		return took, err
+	})
+	switch {
+	case takeErr != nil:
+		return nil, redisErr("taking the refresh lock of account", account, takeErr)
+	case err != nil:
+		return nil, fmt.Errorf("redisstore: waiting for the refresh lock of account %q: %w", account, err)
 	}
 	return func(ctx context.Context) error {
 		if err := unlockScript.Run(context.WithoutCancel(ctx), s.cfg.Client, []string{key}, owner).Err(); err != nil {

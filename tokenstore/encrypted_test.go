@@ -35,18 +35,21 @@ func secretsOf(rec *oauth2client.Record) []string {
 	return []string{string(rec.AccessToken), string(rec.RefreshToken), string(rec.ProviderState)}
 }
 
+// everyStore opens a fresh, empty store of each kind in this package
+// (PostgreSQL skips without OAUTH2MAIL_TEST_POSTGRES).
+var everyStore = []struct {
+	name string
+	open func(t *testing.T) oauth2client.TokenStore
+}{
+	{"Memory", func(*testing.T) oauth2client.TokenStore { return tokenstore.NewMemory() }},
+	{"File", func(t *testing.T) oauth2client.TokenStore { return openFile(t) }},
+	{"SQLite", func(t *testing.T) oauth2client.TokenStore { return newSQL(t, openSQLite(t), tokenstore.SQLite) }},
+	{"PostgreSQL", func(t *testing.T) oauth2client.TokenStore { return newSQL(t, openPostgres(t), tokenstore.PostgreSQL) }},
+}
+
 func TestEncrypted(t *testing.T) {
 	k := testKey("k1", 1)
-	inners := []struct {
-		name string
-		open func(t *testing.T) oauth2client.TokenStore
-	}{
-		{"Memory", func(*testing.T) oauth2client.TokenStore { return tokenstore.NewMemory() }},
-		{"File", func(t *testing.T) oauth2client.TokenStore { return openFile(t) }},
-		{"SQLite", func(t *testing.T) oauth2client.TokenStore { return newSQL(t, openSQLite(t), tokenstore.SQLite) }},
-		{"PostgreSQL", func(t *testing.T) oauth2client.TokenStore { return newSQL(t, openPostgres(t), tokenstore.PostgreSQL) }},
-	}
-	for _, in := range inners {
+	for _, in := range everyStore {
 		t.Run(in.name, func(t *testing.T) {
 			storetest.Run(t, func(t *testing.T) oauth2client.TokenStore { return encrypt(t, in.open(t), k) })
 			t.Run("InvalidRecord", func(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"github.com/oauth2mail/oauth2mail/internal/leasewait"
 	"sync"
 	"time"
 )
@@ -16,30 +17,26 @@ func newOwner() string {
 	return hex.EncodeToString(id[:])
 }
 
-// pollLease calls take until it takes a cross-process lease, waiting
-// from 5ms up to 200ms between tries, or until ctx ends; where names the
-// lease's place in errors. On failure it releases the in-process lock
-// local, which the caller holds.
+// pollLease calls take until it takes a cross-process lease (see
+// leasewait.Poll), or until ctx ends; where names the lease's place in
+// errors. On failure it releases the in-process lock local, which the
+// caller holds.
 func pollLease(ctx context.Context, account, where string, local func(context.Context) error, take func() (bool, error)) error {
-	wait := 5 * time.Millisecond
-	for {
+	var takeErr error
+	err := leasewait.Poll(ctx, func() (bool, error) {
 		took, err := take()
-		if err != nil {
-			_ = local(ctx)
-			return fmt.Errorf("tokenstore: taking the refresh lock of account %q%s: %w", account, where, err)
-		}
-		if took {
-			return nil
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			_ = local(ctx)
-			return fmt.Errorf("tokenstore: waiting for the refresh lock of account %q: %w", account, ctx.Err())
-		case <-t.C:
-		}
-		wait = min(2*wait, 200*time.Millisecond)
+		takeErr = err
+		return took, err
+	})
+	switch {
+	case err == nil:
+		return nil
+	case takeErr != nil:
+		_ = local(ctx)
+		return fmt.Errorf("tokenstore: taking the refresh lock of account %q%s: %w", account, where, takeErr)
+	default:
+		_ = local(ctx)
+		return fmt.Errorf("tokenstore: waiting for the refresh lock of account %q: %w", account, err)
 	}
 }
 

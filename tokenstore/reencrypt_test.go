@@ -24,16 +24,7 @@ func reencryptRecord(account string) *oauth2client.Record {
 
 func TestReencrypt(t *testing.T) {
 	oldKey, newKey := testKey("2025", 1), testKey("2026", 2)
-	inners := []struct {
-		name string
-		open func(t *testing.T) oauth2client.TokenStore
-	}{
-		{"Memory", func(*testing.T) oauth2client.TokenStore { return tokenstore.NewMemory() }},
-		{"File", func(t *testing.T) oauth2client.TokenStore { return openFile(t) }},
-		{"SQLite", func(t *testing.T) oauth2client.TokenStore { return newSQL(t, openSQLite(t), tokenstore.SQLite) }},
-		{"PostgreSQL", func(t *testing.T) oauth2client.TokenStore { return newSQL(t, openPostgres(t), tokenstore.PostgreSQL) }},
-	}
-	for _, in := range inners {
+	for _, in := range everyStore {
 		t.Run(in.name, func(t *testing.T) {
 			ctx := context.Background()
 			inner := in.open(t)
