@@ -2,8 +2,6 @@ package redisstore
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -169,9 +167,7 @@ func (s *TokenStore) Lock(ctx context.Context, account string, ttl time.Duration
 	if ttl <= 0 {
 		return nil, fmt.Errorf("redisstore: lock ttl must be positive, got %v", ttl)
 	}
-	var id [16]byte
-	_, _ = rand.Read(id[:]) // never fails
-	owner := hex.EncodeToString(id[:])
+	owner := leasewait.NewOwner()
 	key := s.lockKey(account)
 	if err := ctxFirst(ctx, "waiting for the refresh lock of account", account); err != nil {
 		return nil, err

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/oauth2mail/oauth2mail/internal/leasewait"
 )
 
 // exclusive runs fn holding stripe i: its mutex within the process, and
@@ -59,7 +61,7 @@ func (f *File) Lock(ctx context.Context, account string, ttl time.Duration) (fun
 	if err != nil {
 		return nil, err
 	}
-	owner := newOwner()
+	owner := leasewait.NewOwner()
 	lp, stripe := f.leasePath(account)
 	if err := pollLease(ctx, account, "", local, func() (bool, error) { return f.tryLease(stripe, lp, owner, ttl) }); err != nil {
 		return nil, err

@@ -2,20 +2,12 @@ package tokenstore
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
-	"github.com/oauth2mail/oauth2mail/internal/leasewait"
 	"sync"
 	"time"
-)
 
-// newOwner returns a random lease owner ID.
-func newOwner() string {
-	var id [16]byte
-	_, _ = rand.Read(id[:]) // never fails
-	return hex.EncodeToString(id[:])
-}
+	"github.com/oauth2mail/oauth2mail/internal/leasewait"
+)
 
 // pollLease calls take until it takes a cross-process lease (see
 // leasewait.Poll), or until ctx ends; where names the lease's place in

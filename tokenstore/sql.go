@@ -10,6 +10,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/oauth2mail/oauth2mail/internal/leasewait"
 	"github.com/oauth2mail/oauth2mail/oauth2client"
 )
 
@@ -353,7 +354,7 @@ func (s *SQL) Lock(ctx context.Context, account string, ttl time.Duration) (func
 	if err != nil {
 		return nil, err
 	}
-	owner := newOwner()
+	owner := leasewait.NewOwner()
 	ms := max(ttl.Milliseconds(), 1)
 	err = pollLease(ctx, account, " in table "+s.table, local, func() (bool, error) {
 		res, err := s.db.ExecContext(ctx, s.q.lock, account, owner, ms)

@@ -4,6 +4,8 @@ package leasewait
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"time"
 )
 
@@ -29,4 +31,11 @@ func Poll(ctx context.Context, take func() (bool, error)) error {
 		}
 		wait = min(2*wait, 200*time.Millisecond)
 	}
+}
+
+// NewOwner returns a random lease owner ID: 128 bits, hex-encoded.
+func NewOwner() string {
+	var id [16]byte
+	_, _ = rand.Read(id[:]) // never fails
+	return hex.EncodeToString(id[:])
 }
