@@ -9,10 +9,11 @@
 // It is a separate package so that only applications that use Redis
 // compile its client, github.com/redis/go-redis/v9; the application
 // creates and configures the client (address, TLS, credentials, pool) and
-// passes it in as a [redis.UniversalClient], so a single node, Sentinel
-// and Cluster all work. All keys start with Config.Prefix; the default,
-// "{oauth2mail}:", carries a Cluster hash tag so that the scripts that
-// touch two keys at once find them in one slot.
+// passes it in as a [redis.UniversalClient] (a single node, Sentinel or
+// Cluster client; this package's tests run against a single node). All
+// keys start with Config.Prefix; the default, "{oauth2mail}:", carries a
+// Cluster hash tag so that the scripts that touch two keys at once find
+// them in one slot.
 //
 // Redis holds these values in memory and in its persistence files as they
 // are: wrap the TokenStore with tokenstore.NewEncrypted to keep tokens
@@ -39,8 +40,9 @@ type Config struct {
 	// application sharing a Redis its own. For Redis Cluster it must
 	// contain a hash tag ("{...}").
 	Prefix string
-	// Now is the clock used to check a pending authorization's expiry.
-	// Zero means time.Now.
+	// Now is the clock used to check a pending authorization's expiry:
+	// the same clock as oauth2client.Config.Clock (tests with a fake
+	// clock must pass it here too). Zero means time.Now.
 	Now func() time.Time
 }
 
