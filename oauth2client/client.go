@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"io"
 	"log/slog"
 	"math"
@@ -150,17 +149,9 @@ type Client struct {
 	mu    sync.RWMutex
 	conns map[string]Provider
 
-	seed   maphash.Seed
-	shards [cacheShards]cacheShard
+	cache  sync.Map // account -> *cacheEntry; lock-free reads on the hot path
 	flight singleflight.Group
 	sched  scheduler
-}
-
-const cacheShards = 64
-
-type cacheShard struct {
-	mu sync.RWMutex
-	m  map[string]*cacheEntry
 }
 
 // cacheEntry is the Client's in-memory view of one account. tok is read
@@ -222,7 +213,6 @@ func New(cfg Config) (*Client, error) {
 		backoffMin:     orDefault(cfg.BackoffMin, DefaultBackoffMin),
 		backoffMax:     orDefault(cfg.BackoffMax, DefaultBackoffMax),
 		conns:          make(map[string]Provider),
-		seed:           maphash.MakeSeed(),
 	}
 	if c.clock == nil {
 		c.clock = realClock{}
@@ -251,9 +241,6 @@ func New(cfg Config) (*Client, error) {
 	}
 	if c.log == nil {
 		c.log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	for i := range c.shards {
-		c.shards[i].m = make(map[string]*cacheEntry)
 	}
 	return c, nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"log/slog"
 	"math/rand/v2"
 	"time"
@@ -14,17 +13,12 @@ func notConnected(account string, err error) error {
 	return fmt.Errorf("oauth2client: account %q has no tokens: connect it with StartAuthorization (or ConnectAppOnly): %w", account, err)
 }
 
-func (c *Client) shard(account string) *cacheShard {
-	return &c.shards[maphash.String(c.seed, account)&(cacheShards-1)]
-}
-
 // entry returns the account's in-memory entry, or nil.
 func (c *Client) entry(account string) *cacheEntry {
-	s := c.shard(account)
-	s.mu.RLock()
-	e := s.m[account]
-	s.mu.RUnlock()
-	return e
+	if v, ok := c.cache.Load(account); ok {
+		return v.(*cacheEntry)
+	}
+	return nil
 }
 
 // entryFor returns the account's entry, creating it.
@@ -32,15 +26,8 @@ func (c *Client) entryFor(account string) *cacheEntry {
 	if e := c.entry(account); e != nil {
 		return e
 	}
-	s := c.shard(account)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	e := s.m[account]
-	if e == nil {
-		e = new(cacheEntry)
-		s.m[account] = e
-	}
-	return e
+	v, _ := c.cache.LoadOrStore(account, new(cacheEntry))
+	return v.(*cacheEntry)
 }
 
 func (c *Client) cached(account string) *cachedToken {
@@ -51,10 +38,7 @@ func (c *Client) cached(account string) *cachedToken {
 }
 
 func (c *Client) evict(account string) {
-	s := c.shard(account)
-	s.mu.Lock()
-	delete(s.m, account)
-	s.mu.Unlock()
+	c.cache.Delete(account)
 	c.sched.remove(account)
 }
 
