@@ -3,8 +3,6 @@ package doctor_test
 import (
 	"context"
 	"errors"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -129,13 +127,7 @@ func TestAzureDelegatedAllPass(t *testing.T) {
 	c, err := oauth2client.New(oauth2client.Config{RedirectURL: redirect, Store: tokenstore.NewMemory()})
 	require.NoError(t, err)
 	require.NoError(t, c.SetConnection("m365", p))
-	authURL, err := c.StartAuthorization(ctx, "m365", "acct", nil)
-	require.NoError(t, err)
-	back, err := f.entra.Authorize(ctx, authURL)
-	require.NoError(t, err)
-	w := httptest.NewRecorder()
-	c.Handler(oauth2client.HandlerConfig{}).ServeHTTP(w, httptest.NewRequest(http.MethodGet, back, nil))
-	require.Equal(t, http.StatusOK, w.Code)
+	require.NoError(t, mailtest.Connect(ctx, c, f.entra, "m365", "acct", nil))
 	f.cfg.Token = func(ctx context.Context) (oauth2client.Secret, error) {
 		tok, err := c.Token(ctx, "acct")
 		if err != nil {

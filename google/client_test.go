@@ -2,8 +2,6 @@ package google_test
 
 import (
 	"context"
-	"net/http"
-	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -25,13 +23,7 @@ func TestThroughClient(t *testing.T) {
 	require.NoError(t, c.SetConnection("gmail", e.p))
 	ctx := context.Background()
 
-	authURL, err := c.StartAuthorization(ctx, "gmail", "acct-1", &oauth2client.AuthOptions{LoginHint: "bob@gmail.example"})
-	require.NoError(t, err)
-	cb, err := e.fake.Authorize(ctx, authURL)
-	require.NoError(t, err)
-	rec := httptest.NewRecorder()
-	c.Handler(oauth2client.HandlerConfig{}).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, cb, nil))
-	require.Less(t, rec.Code, 400, rec.Body.String())
+	require.NoError(t, mailtest.Connect(ctx, c, e.fake, "gmail", "acct-1", &oauth2client.AuthOptions{LoginHint: "bob@gmail.example"}))
 
 	tok, err := c.Token(ctx, "acct-1")
 	require.NoError(t, err)

@@ -3,8 +3,6 @@ package interop_test
 import (
 	"context"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -52,14 +50,7 @@ func (f *apiFixture) connected(t *testing.T) *oauth2client.Client {
 	c, err := oauth2client.New(oauth2client.Config{RedirectURL: redirect, Store: tokenstore.NewMemory()})
 	require.NoError(t, err)
 	require.NoError(t, c.SetConnection("m365", p))
-	ctx := context.Background()
-	authURL, err := c.StartAuthorization(ctx, "m365", "a", &oauth2client.AuthOptions{LoginHint: alice})
-	require.NoError(t, err)
-	cb, err := f.entra.Authorize(ctx, authURL)
-	require.NoError(t, err)
-	w := httptest.NewRecorder()
-	c.Handler(oauth2client.HandlerConfig{}).ServeHTTP(w, httptest.NewRequest(http.MethodGet, cb, nil))
-	require.Equal(t, http.StatusOK, w.Code)
+	require.NoError(t, mailtest.Connect(context.Background(), c, f.entra, "m365", "a", &oauth2client.AuthOptions{LoginHint: alice}))
 	return c
 }
 

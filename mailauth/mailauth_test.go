@@ -6,8 +6,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"net"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -49,14 +47,7 @@ func newFixture(t *testing.T) *fixture {
 	c, err := oauth2client.New(oauth2client.Config{RedirectURL: redirect, Store: tokenstore.NewMemory(), Clock: clock})
 	require.NoError(t, err)
 	require.NoError(t, c.SetConnection("m365", p))
-	ctx := context.Background()
-	authURL, err := c.StartAuthorization(ctx, "m365", "a", &oauth2client.AuthOptions{LoginHint: alice})
-	require.NoError(t, err)
-	cb, err := entra.Authorize(ctx, authURL)
-	require.NoError(t, err)
-	w := httptest.NewRecorder()
-	c.Handler(oauth2client.HandlerConfig{}).ServeHTTP(w, httptest.NewRequest(http.MethodGet, cb, nil))
-	require.Equal(t, http.StatusOK, w.Code)
+	require.NoError(t, mailtest.Connect(context.Background(), c, entra, "m365", "a", &oauth2client.AuthOptions{LoginHint: alice}))
 	return &fixture{entra: entra, client: c}
 }
 

@@ -3,7 +3,9 @@
 // the real ones (same paths, same error JSON, same quirks) and IMAP and
 // SMTP servers that accept XOAUTH2 and OAUTHBEARER only with tokens those
 // fakes issued and that have not expired. Everything listens on loopback
-// and needs no network.
+// and needs no network. [Connect] walks a user through the authorization
+// code flow against a fake and a Client's real callback handler, so a
+// test starts with a connected account in one line.
 //
 // Applications may import it in their own tests. It depends on go-imap v2
 // and go-smtp; the core packages do not.

@@ -1,6 +1,7 @@
 package mailtest_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log"
@@ -8,7 +9,10 @@ import (
 
 	"github.com/emersion/go-imap/v2/imapclient"
 
+	"github.com/oauth2mail/oauth2mail/azure"
 	"github.com/oauth2mail/oauth2mail/mailtest"
+	"github.com/oauth2mail/oauth2mail/oauth2client"
+	"github.com/oauth2mail/oauth2mail/tokenstore"
 	"github.com/oauth2mail/oauth2mail/xoauth2"
 )
 
@@ -68,4 +72,40 @@ func ExampleNewIMAPServer() {
 	// Output:
 	// logged in
 	// refused, status 401
+}
+
+// Connect plays the user through the authorization code flow against a
+// fake provider and the Client's real callback handler: the way to get a
+// connected account in a test of your own code.
+func ExampleConnect() {
+	ctx := context.Background()
+	redirect := "http://localhost:8080/oauth2/callback"
+	entra, err := mailtest.NewAzure(mailtest.AzureOptions{RedirectURIs: []string{redirect},
+		Users: []mailtest.AzureUser{{Email: "alice@contoso.example"}}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer entra.Close()
+	p, err := azure.New(azure.Config{ClientID: entra.ClientID(), Tenant: entra.Tenant(),
+		ClientSecret: oauth2client.Secret(entra.ClientSecret()), AuthorityURL: entra.URL(), HTTPClient: entra.Client()})
+	if err != nil {
+		log.Fatal(err)
+	}
+	client, err := oauth2client.New(oauth2client.Config{RedirectURL: redirect, Store: tokenstore.NewMemory()})
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := client.SetConnection("m365", p); err != nil {
+		log.Fatal(err)
+	}
+
+	if err := mailtest.Connect(ctx, client, entra, "m365", "account-1", nil); err != nil {
+		log.Fatal(err)
+	}
+	tok, err := client.Token(ctx, "account-1")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(tok.Username)
+	// Output: alice@contoso.example
 }

@@ -3,7 +3,6 @@ package oauth2client_test
 import (
 	"context"
 	"net/http"
-	"net/http/httptest"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -69,14 +68,7 @@ func (f *entraFixture) client(t *testing.T, cfg oauth2client.Config) *oauth2clie
 // connect authorizes account through c's callback handler.
 func (f *entraFixture) connect(t *testing.T, c *oauth2client.Client, account string) {
 	t.Helper()
-	ctx := context.Background()
-	authURL, err := c.StartAuthorization(ctx, "m365", account, nil)
-	require.NoError(t, err)
-	back, err := f.entra.Authorize(ctx, authURL)
-	require.NoError(t, err)
-	w := httptest.NewRecorder()
-	c.Handler(oauth2client.HandlerConfig{}).ServeHTTP(w, httptest.NewRequest(http.MethodGet, back, nil))
-	require.Equal(t, http.StatusOK, w.Code)
+	require.NoError(t, mailtest.Connect(context.Background(), c, f.entra, "m365", account, nil))
 }
 
 func TestTwoClientsSharingAStoreRefreshOnce(t *testing.T) {
