@@ -64,9 +64,10 @@ func newFixture(t *testing.T, o fixtureOptions) *fixture {
 	require.NoError(t, err)
 	t.Cleanup(func() { smtpSrv.Close() })
 	f := &fixture{entra: entra}
+	appOnly := entra.AzureConfig()
+	appOnly.AppOnly = true
 	f.cfg = doctor.AzureConfig{
-		Azure: azure.Config{ClientID: entra.ClientID(), Tenant: entra.Tenant(), ClientSecret: oauth2client.Secret(entra.ClientSecret()),
-			AuthorityURL: entra.URL(), HTTPClient: entra.Client(), AppOnly: true},
+		Azure:              appOnly,
 		RedirectURL:        redirect,
 		Mailbox:            mailbox,
 		EnterpriseObjectID: spObject,

@@ -44,8 +44,7 @@ func newAPIFixture(t *testing.T) *apiFixture {
 // the authorization code flow and the callback handler.
 func (f *apiFixture) connected(t *testing.T) *oauth2client.Client {
 	t.Helper()
-	p, err := azure.New(azure.Config{ClientID: f.entra.ClientID(), Tenant: f.entra.Tenant(),
-		ClientSecret: oauth2client.Secret(f.entra.ClientSecret()), AuthorityURL: f.entra.URL(), HTTPClient: f.entra.Client()})
+	p, err := azure.New(f.entra.AzureConfig())
 	require.NoError(t, err)
 	c, err := oauth2client.New(oauth2client.Config{RedirectURL: redirect, Store: tokenstore.NewMemory()})
 	require.NoError(t, err)

@@ -41,8 +41,7 @@ func newFixture(t *testing.T) *fixture {
 		Users: []mailtest.AzureUser{{Email: alice}}})
 	require.NoError(t, err)
 	t.Cleanup(entra.Close)
-	p, err := azure.New(azure.Config{ClientID: entra.ClientID(), Tenant: entra.Tenant(),
-		ClientSecret: oauth2client.Secret(entra.ClientSecret()), AuthorityURL: entra.URL(), HTTPClient: entra.Client()})
+	p, err := azure.New(entra.AzureConfig())
 	require.NoError(t, err)
 	c, err := oauth2client.New(oauth2client.Config{RedirectURL: redirect, Store: tokenstore.NewMemory(), Clock: clock})
 	require.NoError(t, err)

@@ -136,13 +136,11 @@ type AzureError struct {
 //
 //	az, _ := mailtest.NewAzure(mailtest.AzureOptions{RedirectURIs: []string{redirect}})
 //	defer az.Close()
-//	p, _ := azure.New(azure.Config{ClientID: az.ClientID(), Tenant: az.Tenant(),
-//		ClientSecret: oauth2client.Secret(az.ClientSecret()),
-//		AuthorityURL: az.URL(), HTTPClient: az.Client()})
-//	// ... client.StartAuthorization(...) returns authURL
-//	callback, _ := az.Authorize(ctx, authURL) // the browser and the user
-//	// GET callback against the Client's handler; the tokens open the
-//	// mailtest IMAP and SMTP servers built with Tokens: az.Ledger().
+//	p, _ := azure.New(az.AzureConfig()) // client ID, tenant, secret, authority, HTTP client
+//	// ... client.SetConnection("m365", p)
+//	err := mailtest.Connect(ctx, client, az, "m365", "account-1", nil) // the browser and the user
+//	// The stored tokens open the mailtest IMAP and SMTP servers built
+//	// with Tokens: az.Ledger().
 //
 // It is safe for concurrent use.
 type Azure struct {

@@ -23,8 +23,7 @@ func newAzureClient(t *testing.T, opts mailtest.AzureOptions) (*mailtest.Azure, 
 	entra, err := mailtest.NewAzure(opts)
 	require.NoError(t, err)
 	t.Cleanup(entra.Close)
-	p, err := azure.New(azure.Config{ClientID: entra.ClientID(), Tenant: entra.Tenant(),
-		ClientSecret: oauth2client.Secret(entra.ClientSecret()), AuthorityURL: entra.URL(), HTTPClient: entra.Client()})
+	p, err := azure.New(entra.AzureConfig())
 	require.NoError(t, err)
 	c, err := oauth2client.New(oauth2client.Config{RedirectURL: connectRedirect, Store: tokenstore.NewMemory()})
 	require.NoError(t, err)

@@ -7,6 +7,7 @@
 // code flow against a fake and a Client's real callback handler, so a
 // test starts with a connected account in one line.
 //
-// Applications may import it in their own tests. It depends on go-imap v2
-// and go-smtp; the core packages do not.
+// Applications may import it in their own tests. It depends on go-imap v2,
+// go-smtp and this module's azure package ([Azure.AzureConfig]); the core
+// packages depend on none of it.
 package mailtest

@@ -55,8 +55,7 @@ func newEntraFixture(t *testing.T) *entraFixture {
 // connection.
 func (f *entraFixture) client(t *testing.T, cfg oauth2client.Config) *oauth2client.Client {
 	t.Helper()
-	p, err := azure.New(azure.Config{ClientID: f.entra.ClientID(), Tenant: f.entra.Tenant(),
-		ClientSecret: oauth2client.Secret(f.entra.ClientSecret()), AuthorityURL: f.entra.URL(), HTTPClient: f.entra.Client(), Now: f.clock.Now})
+	p, err := azure.New(f.entra.AzureConfig()) // on the fixture's clock
 	require.NoError(t, err)
 	cfg.RedirectURL, cfg.Store, cfg.Clock = redirect, f.store, f.clock
 	c, err := oauth2client.New(cfg)

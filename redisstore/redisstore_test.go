@@ -213,8 +213,7 @@ func TestTwoInstancesShareTheFlow(t *testing.T) {
 	states, err := redisstore.NewStateStore(cfg)
 	require.NoError(t, err)
 	instance := func(states oauth2client.StateStore) *oauth2client.Client {
-		p, err := azure.New(azure.Config{ClientID: entra.ClientID(), Tenant: entra.Tenant(),
-			ClientSecret: oauth2client.Secret(entra.ClientSecret()), AuthorityURL: entra.URL(), HTTPClient: entra.Client(), Now: clock.Now})
+		p, err := azure.New(entra.AzureConfig()) // on the test's clock
 		require.NoError(t, err)
 		c, err := oauth2client.New(oauth2client.Config{RedirectURL: redirect, Store: tokens, States: states, Clock: clock})
 		require.NoError(t, err)

@@ -13,9 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/oauth2mail/oauth2mail/azure"
 	"github.com/oauth2mail/oauth2mail/mailtest"
-	"github.com/oauth2mail/oauth2mail/oauth2client"
 	"github.com/oauth2mail/oauth2mail/tokenstore"
 )
 
@@ -41,8 +39,7 @@ func TestWebappFlow(t *testing.T) {
 	require.NoError(t, err)
 	defer entra.Close()
 	store := tokenstore.NewMemory()
-	a, err := newApp(srv.URL, store, azure.Config{ClientID: entra.ClientID(), Tenant: entra.Tenant(),
-		ClientSecret: oauth2client.Secret(entra.ClientSecret()), AuthorityURL: entra.URL(), HTTPClient: entra.Client()})
+	a, err := newApp(srv.URL, store, entra.AzureConfig())
 	require.NoError(t, err)
 	handler.Store(a.routes())
 
@@ -121,8 +118,7 @@ func TestWebappCallbackFromAnotherSession(t *testing.T) {
 	entra, err := mailtest.NewAzure(mailtest.AzureOptions{RedirectURIs: []string{srv.URL + "/oauth2/callback"}})
 	require.NoError(t, err)
 	defer entra.Close()
-	a, err := newApp(srv.URL, tokenstore.NewMemory(), azure.Config{ClientID: entra.ClientID(), Tenant: entra.Tenant(),
-		ClientSecret: oauth2client.Secret(entra.ClientSecret()), AuthorityURL: entra.URL(), HTTPClient: entra.Client()})
+	a, err := newApp(srv.URL, tokenstore.NewMemory(), entra.AzureConfig())
 	require.NoError(t, err)
 	handler.Store(a.routes())
 
