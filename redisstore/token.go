@@ -172,17 +172,13 @@ func (s *TokenStore) Lock(ctx context.Context, account string, ttl time.Duration
 	if err := ctxFirst(ctx, "waiting for the refresh lock of account", account); err != nil {
 		return nil, err
 	}
-	var takeErr error
-	err := leasewait.Poll(ctx, func() (bool, error) {
-		took, err := s.cfg.Client.SetNX(ctx, key, owner, ttl).Result()
-		takeErr = err
-		return took, err
-	})
+	err := leasewait.Poll(ctx, func() (bool, error) { return s.cfg.Client.SetNX(ctx, key, owner, ttl).Result() })
 	switch {
-	case takeErr != nil:
-		return nil, redisErr("taking the refresh lock of account", account, takeErr)
-	case err != nil:
-		return nil, fmt.Errorf("redisstore: waiting for the refresh lock of account %q: %w", account, err)
+	case err == nil:
+	case ctx.Err() != nil:
+		return nil, fmt.Errorf("redisstore: waiting for the refresh lock of account %q: %w", account, ctx.Err())
+	default:
+		return nil, redisErr("taking the refresh lock of account", account, err)
 	}
 	return func(ctx context.Context) error {
 		if err := unlockScript.Run(context.WithoutCancel(ctx), s.cfg.Client, []string{key}, owner).Err(); err != nil {

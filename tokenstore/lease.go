@@ -14,21 +14,16 @@ import (
 // errors. On failure it releases the in-process lock local, which the
 // caller holds.
 func pollLease(ctx context.Context, account, where string, local func(context.Context) error, take func() (bool, error)) error {
-	var takeErr error
-	err := leasewait.Poll(ctx, func() (bool, error) {
-		took, err := take()
-		takeErr = err
-		return took, err
-	})
+	err := leasewait.Poll(ctx, take)
 	switch {
 	case err == nil:
 		return nil
-	case takeErr != nil:
+	case ctx.Err() != nil:
 		_ = local(ctx)
-		return fmt.Errorf("tokenstore: taking the refresh lock of account %q%s: %w", account, where, takeErr)
+		return fmt.Errorf("tokenstore: waiting for the refresh lock of account %q: %w", account, ctx.Err())
 	default:
 		_ = local(ctx)
-		return fmt.Errorf("tokenstore: waiting for the refresh lock of account %q: %w", account, err)
+		return fmt.Errorf("tokenstore: taking the refresh lock of account %q%s: %w", account, where, err)
 	}
 }
 
