@@ -457,7 +457,7 @@ func (c encCAS) CompareAndSwap(ctx context.Context, rec *oauth2client.Record) er
 type encLock struct{ inner oauth2client.Locker }
 
 // Lock implements [oauth2client.Locker] with the inner store's lock.
-func (l encLock) Lock(ctx context.Context, account string, ttl time.Duration) (oauth2client.Lease, error) {
+func (l encLock) Lock(ctx context.Context, account string, ttl time.Duration) (func(context.Context) error, error) {
 	return l.inner.Lock(ctx, account, ttl)
 }
 

@@ -114,18 +114,9 @@ func (m *Memory) List(ctx context.Context) ([]string, error) {
 // Lock implements [oauth2client.Locker] within the process: it waits
 // until no other holder has account's lock (or the holder's lease of ttl
 // has run out) or ctx ends, whichever comes first. ttl must be positive.
-func (m *Memory) Lock(ctx context.Context, account string, ttl time.Duration) (oauth2client.Lease, error) {
-	u, err := m.leases.lock(ctx, account, ttl)
-	if err != nil {
-		return nil, err
-	}
-	return tmpLease(u), nil
+func (m *Memory) Lock(ctx context.Context, account string, ttl time.Duration) (func(context.Context) error, error) {
+	return m.leases.lock(ctx, account, ttl)
 }
-
-type tmpLease func(context.Context) error
-
-func (l tmpLease) Extend(context.Context, time.Duration) error { return nil }
-func (l tmpLease) Release(ctx context.Context) error           { return l(ctx) }
 
 // ConflictError reports a lost compare-and-swap race: nothing was
 // written. It matches [oauth2client.ErrConflict] with [errors.Is].
