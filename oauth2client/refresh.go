@@ -202,12 +202,12 @@ func (c *Client) renew(ctx context.Context, account string, stale Secret) (*Toke
 	defer e.setRefreshing(false)
 
 	if l, ok := c.store.(Locker); ok {
-		unlock, err := l.Lock(ctx, account, c.lockTTL)
+		lease, err := l.Lock(ctx, account, c.lockTTL)
 		if err != nil {
 			return nil, fmt.Errorf("oauth2client: locking account %q for refresh: %w: %w", account, ErrTransient, err)
 		}
 		defer func() {
-			if err := unlock(context.WithoutCancel(ctx)); err != nil {
+			if err := lease.Release(context.WithoutCancel(ctx)); err != nil {
 				c.log.LogAttrs(ctx, slog.LevelWarn, "oauth2client: releasing refresh lock failed",
 					slog.String("account", account), slog.String("error", err.Error()))
 			}
