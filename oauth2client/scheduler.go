@@ -215,7 +215,7 @@ func (c *Client) Run(ctx context.Context) error {
 		var timer Timer
 		var fire <-chan time.Time
 		if !next.IsZero() {
-			timer = c.clock.NewTimer(next.Sub(now))
+			timer = c.armTimer(next)
 			fire = timer.C()
 		}
 		select {
@@ -230,6 +230,25 @@ func (c *Client) Run(ctx context.Context) error {
 				timer.Stop()
 			}
 		}
+	}
+}
+
+// armTimer returns a timer that fires at the instant at. A Clock's
+// timers are relative, so if the clock jumped (a manual clock, a
+// suspended host) while the timer was being made, it is made again.
+func (c *Client) armTimer(at time.Time) Timer {
+	for {
+		before := c.now()
+		t := c.clock.NewTimer(at.Sub(before))
+		after := c.now()
+		if !after.Before(at) && before.Before(at) {
+			t.Stop()
+			return c.clock.NewTimer(0) // due already
+		}
+		if after.Sub(before) < time.Millisecond {
+			return t
+		}
+		t.Stop()
 	}
 }
 
