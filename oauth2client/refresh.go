@@ -177,6 +177,9 @@ func (c *Client) obtain(ctx context.Context, account string, w want, run bool) (
 				return nil, r.Err
 			}
 			t := r.Val.(*Token)
+			if !t.Expiry.IsZero() && !c.now().Before(t.Expiry) && attempt == 0 {
+				continue // a flight that began long ago; its token has expired since
+			}
 			if w.rejected != "" && t.AccessToken == w.rejected {
 				if attempt == 0 {
 					// We joined a flight that started before our token
@@ -559,6 +562,9 @@ func (c *Client) adopt(e *cacheEntry, gen uint64, rec *Record, unsaved bool, ret
 func (c *Client) adopted(tok *Token, account string) (*Token, error) {
 	if tok == nil {
 		return nil, fmt.Errorf("oauth2client: account %q was authorized again or disconnected meanwhile; ask again: %w", account, ErrConflict)
+	}
+	if !tok.Expiry.IsZero() && !c.now().Before(tok.Expiry) {
+		return nil, fmt.Errorf("oauth2client: account %q: the newest token known expired at %v: %w", account, tok.Expiry.UTC().Format(time.RFC3339), ErrTransient)
 	}
 	return tok, nil
 }
