@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -96,6 +97,41 @@ func TestRefreshWithAnotherIdentityIsRefused(t *testing.T) {
 	assert.Equal(t, before.AccessToken, rec.AccessToken, "the stored grant is kept")
 	assert.Equal(t, before.RefreshToken, rec.RefreshToken)
 	assert.Equal(t, oauth2client.StatusNeedsReauth, rec.Status)
+}
+
+// Issue 13 item 12: a hook that asks for its own account's token (here,
+// forces one more refresh) does not wait on its own flight or lease; on
+// main it waited until its context ended.
+func TestHookMayAskForItsOwnToken(t *testing.T) {
+	h := newHarness(t, oauth2client.HandlerConfig{})
+	h.handler = h.client.Handler(oauth2client.HandlerConfig{})
+	h.connect(t, "a")
+	var c *oauth2client.Client
+	type result struct {
+		tok *oauth2client.Token
+		err error
+	}
+	got := make(chan result, 1)
+	var first atomic.Bool
+	c, err := oauth2client.New(oauth2client.Config{RedirectURL: redirect, Store: h.store, Clock: h.clock,
+		Hooks: oauth2client.Hooks{Refreshed: func(ctx context.Context, account string) {
+			if !first.CompareAndSwap(false, true) {
+				return
+			}
+			hctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			tok, err := c.Refresh(hctx, account)
+			got <- result{tok, err}
+		}}})
+	require.NoError(t, err)
+	require.NoError(t, c.SetConnection("corp", h.provider))
+	h.clock.Advance(time.Hour)
+	tok, err := c.Token(context.Background(), "a")
+	require.NoError(t, err)
+	r := <-got
+	require.NoError(t, r.err, "the hook got a token")
+	assert.NotEqual(t, tok.AccessToken, r.tok.AccessToken, "the hook's refresh ran: it did not fall back to the old token")
+	assert.Equal(t, int64(2), h.provider.refreshes.Load())
 }
 
 // Issue 13 item 12: five connections rejected with the same token cause
