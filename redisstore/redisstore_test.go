@@ -84,7 +84,9 @@ func (c *corruptions) open(t *testing.T) (*redisstore.TokenStore, redisstore.Con
 // corrupt overwrites the record of account with a truncated one.
 func (c *corruptions) corrupt(t *testing.T, s oauth2client.TokenStore, account string) {
 	t.Helper()
-	if u, ok := s.(interface{ Unwrap() oauth2client.TokenStore }); ok {
+	if u, ok := s.(interface {
+		Unwrap() oauth2client.TokenStore
+	}); ok {
 		s = u.Unwrap()
 	}
 	c.mu.Lock()

@@ -50,7 +50,9 @@ func corruptSQL(db *sql.DB, d tokenstore.Dialect) func(*testing.T, oauth2client.
 // store, which can still read the record.
 func corruptEnvelope(t *testing.T, s oauth2client.TokenStore, account string) {
 	t.Helper()
-	u, ok := s.(interface{ Unwrap() oauth2client.TokenStore })
+	u, ok := s.(interface {
+		Unwrap() oauth2client.TokenStore
+	})
 	require.True(t, ok, "corruptEnvelope: %T does not wrap a store", s)
 	ctx := context.Background()
 	inner := u.Unwrap()
