@@ -564,7 +564,7 @@ func testLocker(t *testing.T, l oauth2client.Locker) {
 }
 
 // leaseTTL is the short lease the Lease subtest lets lapse.
-const leaseTTL = 400 * time.Millisecond
+const leaseTTL = 300 * time.Millisecond
 
 // takeover is how soon after a lease is released or lapses a waiter
 // must hold it: stores poll at most every 200ms.
@@ -591,11 +591,11 @@ func testLease(t *testing.T, l oauth2client.Locker) {
 	require.NoError(t, err)
 	start := time.Now()
 	require.NoError(t, a.Extend(ctx, time.Minute))
-	wctx, wcancel := context.WithTimeout(ctx, 2*leaseTTL)
+	wctx, wcancel := context.WithTimeout(ctx, leaseTTL+200*time.Millisecond)
 	_, err = l.Lock(wctx, "lease-extend", time.Minute)
 	wcancel()
 	require.ErrorIs(t, err, context.DeadlineExceeded, "the lease lapsed at its first ttl although it was extended")
-	assert.GreaterOrEqual(t, time.Since(start), 2*leaseTTL)
+	assert.GreaterOrEqual(t, time.Since(start), leaseTTL+200*time.Millisecond)
 
 	// A released lease is taken within a second, and Release again is
 	// harmless; Extend after Release reports the lease lost.
