@@ -3,6 +3,7 @@ package oauth2client
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -178,4 +179,52 @@ type Lister interface {
 	// List returns the account keys of all stored records, in no
 	// particular order.
 	List(ctx context.Context) ([]string, error)
+}
+
+// ErrStoreUnavailable is matched by a [*StoreError]: the [TokenStore]
+// failed (unreachable, read-only, full, restarting). It is transient:
+// StoreError matches [ErrTransient] too. The Client retries with backoff
+// and serves a still-valid token meanwhile.
+var ErrStoreUnavailable = errors.New("oauth2client: token store unavailable")
+
+// ErrIdentityChanged is wrapped by the error of a refresh whose new grant
+// names another user (Identity.Subject) or tenant (Identity.Tenant) than
+// the stored grant, both being non-empty. The new grant is refused, the
+// stored record kept and marked [StatusNeedsReauth]: the user must
+// authorize the account again. The error is a [*ReauthError], so it also
+// matches [ErrReauthRequired].
+var ErrIdentityChanged = errors.New("oauth2client: the provider returned tokens for another identity")
+
+// StoreError is a failure of the [TokenStore] as the [Client] met it. It
+// matches [ErrStoreUnavailable] and [ErrTransient] and wraps the store's
+// own error.
+type StoreError struct {
+	// Op is what failed: "load", "save", "delete" or "lock".
+	Op string
+	// Account is the account concerned.
+	Account string
+	// Unsaved is set when the provider issued new tokens that could not
+	// be saved: the Client serves them from memory and keeps retrying
+	// the write (under the account's lease).
+	Unsaved bool
+	// Err is the store's error.
+	Err error
+}
+
+// Error says what failed and what happens next.
+func (e *StoreError) Error() string {
+	what := "the stored tokens are unchanged"
+	if e.Unsaved {
+		what = "the new tokens are kept in memory and the write is retried"
+	}
+	return fmt.Sprintf("oauth2client: token store: %s of account %q failed (%s; the Client retries with backoff: check the store): %v",
+		e.Op, e.Account, what, e.Err)
+}
+
+// Unwrap returns the store's error.
+func (e *StoreError) Unwrap() error { return e.Err }
+
+// Is matches [ErrStoreUnavailable] and [ErrTransient].
+func (e *StoreError) Is(target error) bool {
+	return target == ErrStoreUnavailable || target == ErrTransient
 }
