@@ -1,5 +1,7 @@
-// Package tokenstore has token stores for oauth2client, and (in package
-// storetest) a conformance suite for your own.
+// Package tokenstore has token stores for oauth2client, (in package
+// storetest) a conformance suite for your own, and (in package
+// faultstore) a wrapper that makes any store fail on demand, for testing
+// how an application copes with a store outage.
 //
 // Which store to pick:
 //

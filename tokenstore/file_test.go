@@ -30,7 +30,8 @@ func openFile(t *testing.T) *tokenstore.File {
 }
 
 func TestFile(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) oauth2client.TokenStore { return openFile(t) })
+	storetest.RunWith(t, func(t *testing.T) oauth2client.TokenStore { return openFile(t) },
+		storetest.Options{Corrupt: corruptFile})
 }
 
 func TestFileInvalidRecord(t *testing.T) {

@@ -84,7 +84,8 @@ func TestSQL(t *testing.T) {
 	for _, d := range dialects {
 		t.Run(d.dialect.String(), func(t *testing.T) {
 			db := d.open(t)
-			storetest.Run(t, func(t *testing.T) oauth2client.TokenStore { return newSQL(t, db, d.dialect) })
+			storetest.RunWith(t, func(t *testing.T) oauth2client.TokenStore { return newSQL(t, db, d.dialect) },
+				storetest.Options{Corrupt: corruptSQL(db, d.dialect)})
 			t.Run("InvalidRecord", func(t *testing.T) { testInvalidRecord(t, newSQL(t, db, d.dialect)) })
 			t.Run("MigrateTwice", func(t *testing.T) { testMigrateTwice(t, db, d.dialect) })
 			t.Run("Corrupt", func(t *testing.T) { testSQLCorrupt(t, newSQL(t, db, d.dialect), db) })
