@@ -803,10 +803,22 @@ func (c *Client) acquire(ctx context.Context, e *cacheEntry, account string) (Le
 	e.lease = nil
 	e.mu.Unlock()
 	if kept != nil {
-		if err := kept.Extend(ctx, c.lockTTL); err == nil {
+		err := kept.Extend(ctx, c.lockTTL)
+		if err == nil {
 			return kept, nil
 		}
-		_ = kept.Release(ctx) // lapsed or unreachable; Lock decides
+		if !errors.Is(err, ErrLeaseLost) {
+			// Still ours as far as anyone knows, but the store cannot
+			// be asked: waiting in Lock would wait for ourselves until
+			// the lease lapses. Keep it and retry with backoff.
+			e.mu.Lock()
+			if e.lease == nil {
+				e.lease = kept
+			}
+			e.mu.Unlock()
+			return nil, &StoreError{Op: "lock", Account: account, Err: err}
+		}
+		// Lapsed, perhaps taken by another instance: Lock waits for it.
 	}
 	lease, err := l.Lock(ctx, account, c.lockTTL)
 	if err != nil {
