@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 
 	"github.com/oauth2mail/oauth2mail/oauth2client"
@@ -29,18 +28,16 @@ func ExampleRun() {
 // clears it. (Compiled, not run, like ExampleRun.)
 func ExampleRunWith() {
 	_ = func(t *testing.T) {
-		var dirs sync.Map // store -> its directory
 		storetest.RunWith(t, func(t *testing.T) oauth2client.TokenStore {
 			s, err := tokenstore.OpenFile(filepath.Join(t.TempDir(), "tokens"))
 			if err != nil {
 				t.Fatal(err)
 			}
-			dirs.Store(s, s.Dir())
 			return s
 		}, storetest.Options{Corrupt: func(t *testing.T, s oauth2client.TokenStore, account string) {
-			dir, _ := dirs.Load(s)
+			// Overwrite the account's record file with a truncated one.
 			h := sha256.Sum256([]byte(account))
-			name := filepath.Join(dir.(string), hex.EncodeToString(h[:])+".json")
+			name := filepath.Join(s.(*tokenstore.File).Dir(), hex.EncodeToString(h[:])+".json")
 			if err := os.WriteFile(name, []byte("{truncated"), 0o600); err != nil {
 				t.Fatal(err)
 			}
