@@ -811,10 +811,22 @@ func (c *Client) acquire(ctx context.Context, e *cacheEntry, account string) (Le
 	e.lease = nil
 	e.mu.Unlock()
 	if kept != nil {
-		if err := kept.Extend(ctx, c.lockTTL); err == nil {
+		err := kept.Extend(ctx, c.lockTTL)
+		if err == nil {
 			return kept, nil
 		}
-		_ = kept.Release(ctx) // lapsed or unreachable; Lock decides
+		if !errors.Is(err, ErrLeaseLost) {
+			// The store could not be asked: the lease may still be held
+			// in it, and only this Client can release it. Keep it for
+			// the next visit rather than leave it to lapse by itself.
+			e.mu.Lock()
+			if e.lease == nil {
+				e.lease = kept
+			}
+			e.mu.Unlock()
+			return nil, &StoreError{Op: "lock", Account: account, Err: err}
+		}
+		_ = kept.Release(ctx) // lapsed: harmless, frees what is left in process
 	}
 	lease, err := l.Lock(ctx, account, c.lockTTL)
 	if err != nil {
