@@ -737,13 +737,21 @@ func (c *Client) fail(ctx context.Context, e *cacheEntry, gen uint64, rec *Recor
 		e.mu.Unlock()
 		return nil, err
 	}
-	e.failures++
-	delay := c.backoff(e.failures, err)
-	if e.unsaved != nil {
-		// The lease is kept while the write waits: retry well within it.
-		delay = min(delay, c.lockTTL/3)
+	var delay time.Duration
+	if serr != nil && serr.Op == "load" && e.lastErr != nil && now.Before(e.retryAt) {
+		// A read while the account is already in backoff is not another
+		// attempt: counting it would push the next attempt out with
+		// every caller, minutes after the store is back.
+		delay = e.retryAt.Sub(now)
+	} else {
+		e.failures++
+		delay = c.backoff(e.failures, err)
+		if e.unsaved != nil {
+			// The lease is kept while the write waits: retry well within it.
+			delay = min(delay, c.lockTTL/3)
+		}
+		e.retryAt = now.Add(delay)
 	}
-	e.retryAt = now.Add(delay)
 	e.lastErr = err
 	e.refreshing = false
 	retryAt, failures := e.retryAt, e.failures
@@ -819,6 +827,7 @@ func (c *Client) acquire(ctx context.Context, e *cacheEntry, account string) (Le
 			return nil, &StoreError{Op: "lock", Account: account, Err: err}
 		}
 		// Lapsed, perhaps taken by another instance: Lock waits for it.
+		_ = kept.Release(ctx) // harmless; frees what is left in process
 	}
 	lease, err := l.Lock(ctx, account, c.lockTTL)
 	if err != nil {

@@ -307,3 +307,23 @@ func TestTwoInstancesShareTheFlow(t *testing.T) {
 	wg.Wait()
 	assert.Equal(t, before+1, entra.TokenRequests("refresh_token"), "two instances, one Redis: one refresh")
 }
+
+// A record written before the store-wide version counter existed (an
+// older redisstore) has a version the counter has not reached: the next
+// write still raises it, and versions keep growing after a Delete.
+func TestVersionCounterBehindOldRecords(t *testing.T) {
+	cfg := openRedis(t)
+	s := newTokenStore(t, cfg)
+	ctx := context.Background()
+	require.NoError(t, cfg.Client.HSet(ctx, cfg.Prefix+"token:old", "v", "41", "r", `{"account":"old","connection":"c"}`).Err())
+	require.NoError(t, cfg.Client.SAdd(ctx, cfg.Prefix+"accounts", "old").Err())
+	rec, err := s.Load(ctx, "old")
+	require.NoError(t, err)
+	require.Equal(t, int64(41), rec.Version)
+	require.NoError(t, s.CompareAndSwap(ctx, rec))
+	assert.Equal(t, int64(42), rec.Version)
+	require.NoError(t, s.Delete(ctx, "old"))
+	fresh := storetest.Record("old")
+	require.NoError(t, s.CompareAndSwap(ctx, fresh))
+	assert.Greater(t, fresh.Version, int64(42), "the version restarted after Delete")
+}
