@@ -101,8 +101,12 @@ type Settings struct {
 	TokenURL  string `json:"token_url,omitempty"`
 	RevokeURL string `json:"revoke_url,omitempty"`
 	// UsernameClaim is the claim with the mail login (generic; default
-	// "email").
+	// "email", taken only when email_verified is true).
 	UsernameClaim string `json:"username_claim,omitempty"`
+	// VerifySignature checks every id_token's signature against the
+	// provider's keys, even when TLS to the token endpoint stands for it
+	// (generic with an Issuer, google).
+	VerifySignature bool `json:"verify_signature,omitempty"`
 
 	// IMAP and SMTP are the mail servers: required for generic,
 	// overrides for azure and google.
@@ -140,6 +144,10 @@ type Catalog struct {
 	// Now is given to the google and generic providers. Zero means
 	// time.Now.
 	Now func() time.Time
+	// AllowInsecureHTTP lets generic providers use plain-http issuers and
+	// endpoints: for tests and loopback set-ups only (see
+	// [GenericConfig.AllowInsecureHTTP]). Off by default.
+	AllowInsecureHTTP bool
 }
 
 // Build validates s and returns the provider it describes: an
@@ -224,7 +232,7 @@ func (c Catalog) buildGeneric(ctx context.Context, s Settings) (oauth2client.Pro
 		AuthURL: s.AuthURL, TokenURL: s.TokenURL, RevokeURL: s.RevokeURL, UsernameClaim: s.UsernameClaim,
 		Mail: oauth2client.MailService{IMAP: s.IMAP, SMTP: s.SMTP, Scopes: s.Scopes, Mechanisms: s.Mechanisms,
 			ServerSavesSent: s.ServerSavesSent},
-		HTTPClient: c.HTTPClient, Now: c.Now}
+		HTTPClient: c.HTTPClient, Now: c.Now, AllowInsecureHTTP: c.AllowInsecureHTTP, VerifySignature: s.VerifySignature}
 	if s.Issuer == "" {
 		if s.AuthURL == "" && s.TokenURL == "" {
 			return nil, &FieldError{Field: "Issuer", Problem: "is empty, and so are AuthURL and TokenURL: give the OpenID Connect issuer or both endpoints"}
