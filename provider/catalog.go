@@ -93,7 +93,8 @@ type Settings struct {
 	ServiceAccountKey oauth2client.Secret `json:"service_account_key,omitempty"`
 
 	// Issuer is an OpenID Connect issuer whose discovery document gives
-	// the endpoints (generic). Building then needs the network.
+	// the endpoints (generic; building then needs the network), or the
+	// issuer of the id_tokens of an overridden TokenURL (google).
 	Issuer string `json:"issuer,omitempty"`
 	// AuthURL, TokenURL and RevokeURL are the endpoints (generic without
 	// Issuer), or overrides of Google's endpoints (google).
@@ -210,7 +211,7 @@ func (c Catalog) buildGoogle(s Settings) (oauth2client.Provider, error) {
 	case s.ClientID != "" && s.ClientSecret.IsZero():
 		return nil, &FieldError{Field: "ClientSecret", Problem: "is empty: copy the OAuth client's secret from Google Cloud console > APIs & Services > Credentials"}
 	}
-	for _, f := range []struct{ name, v string }{{"AuthURL", s.AuthURL}, {"TokenURL", s.TokenURL}, {"RevokeURL", s.RevokeURL}} {
+	for _, f := range []struct{ name, v string }{{"AuthURL", s.AuthURL}, {"TokenURL", s.TokenURL}, {"RevokeURL", s.RevokeURL}, {"Issuer", s.Issuer}} {
 		if err := checkURL(f.name, f.v, false); err != nil {
 			return nil, err
 		}
@@ -219,7 +220,7 @@ func (c Catalog) buildGoogle(s Settings) (oauth2client.Provider, error) {
 		return nil, err
 	}
 	p, err := google.New(google.Config{ClientID: s.ClientID, ClientSecret: s.ClientSecret, Scopes: s.Scopes,
-		AuthURL: s.AuthURL, TokenURL: s.TokenURL, RevokeURL: s.RevokeURL, HTTPClient: c.HTTPClient,
+		AuthURL: s.AuthURL, TokenURL: s.TokenURL, RevokeURL: s.RevokeURL, HTTPClient: c.HTTPClient, Issuer: s.Issuer, VerifySignature: s.VerifySignature,
 		ServiceAccount: google.ServiceAccount{JSONKey: []byte(s.ServiceAccountKey.Reveal())}, IMAP: s.IMAP, SMTP: s.SMTP, Now: c.Now})
 	if err != nil {
 		return nil, &FieldError{Field: fieldOf(err, "ClientID"), Problem: "was rejected", Err: err}
