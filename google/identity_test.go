@@ -38,7 +38,9 @@ func TestLyingGoogleRefused(t *testing.T) {
 		claim string
 	}{
 		{name: "foreign issuer", lie: func(c map[string]any) { c["iss"] = "https://accounts.evil.example" }, want: oauth2client.ErrInvalidIDToken, claim: "iss"},
-		{name: "another client's audience", lie: func(c map[string]any) { c["aud"], c["azp"] = "2-other.apps.googleusercontent.com", "2-other.apps.googleusercontent.com" }, want: oauth2client.ErrInvalidIDToken, claim: "aud"},
+		{name: "another client's audience", lie: func(c map[string]any) {
+			c["aud"], c["azp"] = "2-other.apps.googleusercontent.com", "2-other.apps.googleusercontent.com"
+		}, want: oauth2client.ErrInvalidIDToken, claim: "aud"},
 		{name: "several audiences, azp another client", lie: func(c map[string]any) {
 			c["aud"], c["azp"] = []string{"fake-client.apps.googleusercontent.com", "2-other.apps.googleusercontent.com"}, "2-other.apps.googleusercontent.com"
 		}, want: oauth2client.ErrInvalidIDToken, claim: "azp"},
