@@ -135,8 +135,9 @@ func New(cfg Config) (*Provider, error) {
 	if cfg.Tenant == "" {
 		return nil, configError("Tenant", "empty: copy the Directory (tenant) ID from the app's Overview page, or use \"organizations\" for a multi-tenant app")
 	}
-	if strings.ContainsAny(cfg.Tenant, "/?#") {
-		return nil, configError("Tenant", "%q is not a tenant ID or domain", cfg.Tenant)
+	base, err := cfg.authorityBase()
+	if err != nil {
+		return nil, err
 	}
 	multi := cfg.Tenant == "common" || cfg.Tenant == "organizations" || cfg.Tenant == "consumers"
 	if cfg.AppOnly && multi {
@@ -146,14 +147,7 @@ func New(cfg Config) (*Provider, error) {
 	if p.cloud.AuthorityHost == "" {
 		p.cloud = Global
 	}
-	p.base = p.cloud.AuthorityHost
-	if cfg.AuthorityURL != "" {
-		u, err := url.Parse(cfg.AuthorityURL)
-		if err != nil || u.Scheme != "https" || u.Host == "" {
-			return nil, configError("AuthorityURL", "%q must be an https URL", cfg.AuthorityURL)
-		}
-		p.base, p.discovery = strings.TrimRight(cfg.AuthorityURL, "/"), false
-	}
+	p.base, p.discovery = base, cfg.AuthorityURL == ""
 	if cfg.IMAP.Host != "" {
 		p.cloud.IMAP = cfg.IMAP
 	}
@@ -187,7 +181,6 @@ func New(cfg Config) (*Provider, error) {
 	case n != 1:
 		return nil, configError("ClientSecret", "set exactly one credential: the client secret's Value, a certificate, or an assertion callback (%d set)", n)
 	}
-	var err error
 	switch {
 	case cfg.ClientSecret != "":
 		if looksLikeGUID(string(cfg.ClientSecret)) {
@@ -752,4 +745,72 @@ func (p *Provider) identity(ctx context.Context, raw, nonce string) (oauth2clien
 func (p *Provider) identityErr(op string, err error) error {
 	return &oauth2client.ProviderError{Provider: "azure", Op: op, Class: oauth2client.ClassConfig, Err: err,
 		Remedy: "check the connection's client ID, tenant and authority, and the clocks; if they are right, the token endpoint's answer cannot be trusted"}
+}
+
+// Authority validates the Tenant, Cloud and AuthorityURL of cfg exactly
+// as [New] does and returns the tenant's authority URL
+// (https://login.microsoftonline.com/{tenant} for the global cloud),
+// without network I/O. Tools that build Entra URLs themselves (package
+// doctor) call it before their first request.
+//
+// A tenant is a tenant ID (a GUID), a verified domain name (letters,
+// digits, hyphens and dots only), or "organizations", "common" or
+// "consumers": anything else ('?', '/', "..", '@', '%', spaces) could
+// change the URL's path or host and is refused. AuthorityURL must be an
+// https URL with a host and nothing after its path.
+func (cfg Config) Authority() (string, error) {
+	base, err := cfg.authorityBase()
+	if err != nil {
+		return "", err
+	}
+	return base + "/" + cfg.Tenant, nil
+}
+
+// authorityBase validates cfg's tenant and authority and returns the
+// authority base URL, without the tenant.
+func (cfg Config) authorityBase() (string, error) {
+	if cfg.Tenant == "" {
+		return "", configError("Tenant", "empty: copy the Directory (tenant) ID from the app's Overview page, or use \"organizations\" for a multi-tenant app")
+	}
+	if !validTenant(cfg.Tenant) {
+		return "", configError("Tenant", "%q is not a tenant ID (a GUID), a domain name, \"organizations\", \"common\" or \"consumers\"", cfg.Tenant)
+	}
+	if cfg.AuthorityURL == "" {
+		host := cfg.Cloud.AuthorityHost
+		if host == "" {
+			host = Global.AuthorityHost
+		}
+		return strings.TrimRight(host, "/"), nil
+	}
+	u, err := url.Parse(cfg.AuthorityURL)
+	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(cfg.AuthorityURL, "#") {
+		return "", configError("AuthorityURL", "%q must be an https URL with a host and no user information, query or fragment", cfg.AuthorityURL)
+	}
+	return strings.TrimRight(cfg.AuthorityURL, "/"), nil
+}
+
+// validTenant reports whether t is a tenant ID, a DNS domain name or one
+// of Entra's multi-tenant names.
+func validTenant(t string) bool {
+	switch t {
+	case "common", "organizations", "consumers":
+		return true
+	}
+	if looksLikeGUID(t) {
+		return true
+	}
+	if len(t) > 253 || !strings.Contains(t, ".") {
+		return false
+	}
+	for _, label := range strings.Split(t, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, r := range label {
+			if !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '-') {
+				return false
+			}
+		}
+	}
+	return true
 }
