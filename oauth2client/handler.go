@@ -305,11 +305,10 @@ func (h *callbackHandler) complete(r *http.Request) (*Authorization, error) {
 	if err := checkIdentity(pend, g.Identity); err != nil {
 		return fail(http.StatusForbidden, err)
 	}
-	rec, err := c.storeGrant(ctx, pend.Connection, pend.Account, g)
+	rec, _, err := c.storeGrant(ctx, pend.Connection, pend.Account, g)
 	if err != nil {
 		return fail(http.StatusServiceUnavailable, err)
 	}
-	c.publish(rec, c.renewAt(&rec.Grant))
 	c.log.LogAttrs(ctx, slog.LevelInfo, "oauth2client: account authorized",
 		slog.String("connection", pend.Connection), slog.String("account", pend.Account))
 	c.log.LogAttrs(ctx, slog.LevelDebug, "oauth2client: stored grant",

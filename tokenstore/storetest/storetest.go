@@ -330,20 +330,20 @@ func testLocker(t *testing.T, l oauth2client.Locker) {
 	// Another account is independent.
 	other, err := l.Lock(ctx, "frank", time.Minute)
 	require.NoError(t, err)
-	require.NoError(t, other(ctx))
+	require.NoError(t, other.Release(ctx))
 
 	// Release hands it over.
 	got := make(chan error, 1)
 	go func() {
 		u, err := l.Lock(ctx, "erin", time.Minute)
 		if err == nil {
-			err = u(ctx)
+			err = u.Release(ctx)
 		}
 		got <- err
 	}()
-	require.NoError(t, unlock(ctx))
+	require.NoError(t, unlock.Release(ctx))
 	require.NoError(t, <-got)
-	assert.NoError(t, unlock(ctx), "a second unlock is harmless")
+	assert.NoError(t, unlock.Release(ctx), "a second unlock is harmless")
 
 	// A holder that never releases loses the lock after its ttl.
 	_, err = l.Lock(ctx, "gina", 100*time.Millisecond)
@@ -355,19 +355,19 @@ func testLocker(t *testing.T, l oauth2client.Locker) {
 	require.NoError(t, err, "a crashed holder's lease must lapse")
 	assert.GreaterOrEqual(t, time.Since(start), 50*time.Millisecond, "the lease was not honoured")
 
-	require.NoError(t, u(ctx))
+	require.NoError(t, u.Release(ctx))
 
 	// A holder whose lease lapsed cannot release its successor's lock.
 	oldUnlock, err := l.Lock(ctx, "hank", 100*time.Millisecond)
 	require.NoError(t, err)
 	newUnlock, err := l.Lock(wctx, "hank", time.Minute) // waits for the lapse
 	require.NoError(t, err)
-	assert.NoError(t, oldUnlock(ctx), "unlocking a lapsed lock is harmless")
+	assert.NoError(t, oldUnlock.Release(ctx), "unlocking a lapsed lock is harmless")
 	sctx, scancel := context.WithTimeout(ctx, 50*time.Millisecond)
 	_, err = l.Lock(sctx, "hank", time.Minute)
 	scancel()
 	assert.ErrorIs(t, err, context.DeadlineExceeded, "the lapsed holder released its successor's lock")
-	require.NoError(t, newUnlock(ctx))
+	require.NoError(t, newUnlock.Release(ctx))
 
 	// Mutual exclusion under contention.
 	const workers = 8
@@ -386,7 +386,7 @@ func testLocker(t *testing.T, l oauth2client.Locker) {
 				entries.Add(1)
 				runtime.Gosched()
 				inside.Add(-1)
-				assert.NoError(t, unlock(ctx))
+				assert.NoError(t, unlock.Release(ctx))
 			}
 		})
 	}

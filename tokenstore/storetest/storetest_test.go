@@ -79,9 +79,15 @@ func (s blindCAS) CompareAndSwap(ctx context.Context, rec *oauth2client.Record) 
 // sharedLock grants every Lock at once.
 type sharedLock struct{ *tokenstore.Memory }
 
-func (sharedLock) Lock(context.Context, string, time.Duration) (func(context.Context) error, error) {
-	return func(context.Context) error { return nil }, nil
+func (sharedLock) Lock(context.Context, string, time.Duration) (oauth2client.Lease, error) {
+	return noLease{}, nil
 }
+
+// noLease is a lease that holds nothing.
+type noLease struct{}
+
+func (noLease) Extend(context.Context, time.Duration) error { return nil }
+func (noLease) Release(context.Context) error               { return nil }
 
 // ignoresCtx writes even with a cancelled context.
 type ignoresCtx struct{ *tokenstore.Memory }
