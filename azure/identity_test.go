@@ -154,3 +154,48 @@ func TestEntraIdentityBoundToObjectAndTenant(t *testing.T) {
 	_, err = p.Refresh(context.Background(), g)
 	require.ErrorIs(t, err, oauth2client.ErrInvalidIDToken, "a refresh's id_token is validated too")
 }
+
+// TestEntraRefreshThroughClient: through the Client, a refresh naming
+// another object is refused (ErrIdentityChanged, stored grant kept), while
+// a UPN rename (same oid and tid) keeps the account and its username
+// until the user authorizes again, which stores the new name.
+func TestEntraRefreshThroughClient(t *testing.T) {
+	var lie func(map[string]any)
+	clock := mailtest.NewClock(time.Now())
+	az, err := mailtest.NewAzure(mailtest.AzureOptions{RedirectURIs: []string{redirect}, Now: clock.Now, IDTokenClaims: func(c map[string]any) {
+		if lie != nil {
+			lie(c)
+		}
+	}})
+	require.NoError(t, err)
+	t.Cleanup(az.Close)
+	p, err := azure.New(az.AzureConfig())
+	require.NoError(t, err)
+	store := tokenstore.NewMemory()
+	c, err := oauth2client.New(oauth2client.Config{RedirectURL: redirect, Store: store, Clock: clock})
+	require.NoError(t, err)
+	require.NoError(t, c.SetConnection("m365", p))
+	ctx := context.Background()
+	require.NoError(t, mailtest.Connect(ctx, c, az, "m365", "acct", nil))
+
+	lie = func(c map[string]any) { c["preferred_username"] = "alice.renamed@contoso.example" }
+	clock.Advance(2 * time.Hour)
+	tok, err := c.Token(ctx, "acct")
+	require.NoError(t, err, "a UPN rename is the same user")
+	assert.Equal(t, "alice@contoso.example", tok.Username, "a refresh never renames the account")
+	require.NoError(t, mailtest.Connect(ctx, c, az, "m365", "acct", nil), "the explicit path: authorize again")
+	tok, err = c.Token(ctx, "acct")
+	require.NoError(t, err)
+	assert.Equal(t, "alice.renamed@contoso.example", tok.Username, "the new name is stored by a new authorization")
+
+	before, err := store.Load(ctx, "acct")
+	require.NoError(t, err)
+	lie = func(c map[string]any) { c["oid"] = "eeeeeeee-0000-4000-8000-000000000009" }
+	clock.Advance(2 * time.Hour)
+	_, err = c.Token(ctx, "acct")
+	require.ErrorIs(t, err, oauth2client.ErrIdentityChanged)
+	after, err := store.Load(ctx, "acct")
+	require.NoError(t, err)
+	assert.Equal(t, before.Grant, after.Grant, "the stored grant is kept as it was")
+	assert.Equal(t, oauth2client.StatusNeedsReauth, after.Status)
+}

@@ -140,3 +140,54 @@ func TestRefreshReportsSubject(t *testing.T) {
 	_, err = e.p.Refresh(context.Background(), g)
 	require.ErrorIs(t, err, oauth2client.ErrInvalidIDToken, "a refresh's id_token is validated too")
 }
+
+// TestIdentityChangeOnRefreshRefused: end to end through the Client, a
+// Google refresh whose id_token names another subject is refused with
+// ErrIdentityChanged; the stored grant stays as it was and the account is
+// marked for re-authorization.
+func TestIdentityChangeOnRefreshRefused(t *testing.T) {
+	var lie func(map[string]any)
+	e := newEnv(t, mailtest.GoogleOptions{Users: workspace, IDTokenClaims: func(grant string, c map[string]any) {
+		if grant == mailtest.GrantRefreshToken && lie != nil {
+			lie(c)
+		}
+	}}, google.Config{})
+	store := tokenstore.NewMemory()
+	c, err := oauth2client.New(oauth2client.Config{RedirectURL: redirect, Store: store, Clock: e.clock})
+	require.NoError(t, err)
+	require.NoError(t, c.SetConnection("gmail", e.p))
+	ctx := context.Background()
+	require.NoError(t, mailtest.Connect(ctx, c, e.fake, "gmail", "acct", &oauth2client.AuthOptions{LoginHint: "carol@corp.example"}))
+	before, err := store.Load(ctx, "acct")
+	require.NoError(t, err)
+	require.Equal(t, "s-carol", before.Identity.Subject)
+
+	for _, tc := range []struct {
+		name string
+		lie  func(map[string]any)
+	}{
+		{"another subject", func(c map[string]any) { c["sub"], c["email"] = "s-mallory", "mallory@corp.example" }},
+		{"another Workspace domain", func(c map[string]any) { c["hd"] = "evil.example" }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			lie = tc.lie
+			e.clock.Advance(2 * time.Hour)
+			_, err := c.Token(ctx, "acct")
+			require.ErrorIs(t, err, oauth2client.ErrIdentityChanged)
+			require.ErrorIs(t, err, oauth2client.ErrReauthRequired)
+			after, err := store.Load(ctx, "acct")
+			require.NoError(t, err)
+			assert.Equal(t, before.Grant, after.Grant, "the stored grant is kept as it was")
+			assert.Equal(t, oauth2client.StatusNeedsReauth, after.Status, "the account is marked")
+
+			// Authorizing again (the explicit path) stores the account anew.
+			lie = nil
+			require.NoError(t, mailtest.Connect(ctx, c, e.fake, "gmail", "acct", &oauth2client.AuthOptions{LoginHint: "carol@corp.example"}))
+			tok, err := c.Token(ctx, "acct")
+			require.NoError(t, err)
+			assert.Equal(t, "carol@corp.example", tok.Username)
+			before, err = store.Load(ctx, "acct")
+			require.NoError(t, err)
+		})
+	}
+}
