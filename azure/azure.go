@@ -18,6 +18,7 @@ import (
 	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/confidential"
 	"software.sslmate.com/src/go-pkcs12"
 
+	"github.com/oauth2mail/oauth2mail/internal/idtoken"
 	"github.com/oauth2mail/oauth2mail/internal/oauthflow"
 	"github.com/oauth2mail/oauth2mail/oauth2client"
 )
@@ -104,6 +105,7 @@ type Provider struct {
 	hc        *http.Client
 	discovery bool
 	scopes    []string
+	verifier  *idtoken.Verifier
 
 	pool    chan confidential.Client
 	created int
@@ -133,8 +135,9 @@ func New(cfg Config) (*Provider, error) {
 	if cfg.Tenant == "" {
 		return nil, configError("Tenant", "empty: copy the Directory (tenant) ID from the app's Overview page, or use \"organizations\" for a multi-tenant app")
 	}
-	if strings.ContainsAny(cfg.Tenant, "/?#") {
-		return nil, configError("Tenant", "%q is not a tenant ID or domain", cfg.Tenant)
+	base, err := cfg.authorityBase()
+	if err != nil {
+		return nil, err
 	}
 	multi := cfg.Tenant == "common" || cfg.Tenant == "organizations" || cfg.Tenant == "consumers"
 	if cfg.AppOnly && multi {
@@ -144,14 +147,7 @@ func New(cfg Config) (*Provider, error) {
 	if p.cloud.AuthorityHost == "" {
 		p.cloud = Global
 	}
-	p.base = p.cloud.AuthorityHost
-	if cfg.AuthorityURL != "" {
-		u, err := url.Parse(cfg.AuthorityURL)
-		if err != nil || u.Scheme != "https" || u.Host == "" {
-			return nil, configError("AuthorityURL", "%q must be an https URL", cfg.AuthorityURL)
-		}
-		p.base, p.discovery = strings.TrimRight(cfg.AuthorityURL, "/"), false
-	}
+	p.base, p.discovery = base, cfg.AuthorityURL == ""
 	if cfg.IMAP.Host != "" {
 		p.cloud.IMAP = cfg.IMAP
 	}
@@ -185,7 +181,6 @@ func New(cfg Config) (*Provider, error) {
 	case n != 1:
 		return nil, configError("ClientSecret", "set exactly one credential: the client secret's Value, a certificate, or an assertion callback (%d set)", n)
 	}
-	var err error
 	switch {
 	case cfg.ClientSecret != "":
 		if looksLikeGUID(string(cfg.ClientSecret)) {
@@ -222,6 +217,9 @@ func New(cfg Config) (*Provider, error) {
 // finish completes New once the credential is set up.
 func (p *Provider) finish() (*Provider, error) {
 	cfg := p.cfg
+	base := p.base
+	p.verifier = idtoken.New(idtoken.Config{ClientID: cfg.ClientID, Now: cfg.Now, HTTPClient: p.hc,
+		IssuerFor: func(tid string) string { return base + "/" + tid + "/v2.0" }})
 	p.scopes = cfg.Scopes
 	if len(p.scopes) == 0 {
 		p.scopes = []string{p.cloud.Resource + "/IMAP.AccessAsUser.All", p.cloud.Resource + "/SMTP.Send"}
@@ -380,6 +378,9 @@ func (p *Provider) AuthCodeURL(ctx context.Context, req oauth2client.AuthRequest
 	q.Set("code_challenge", req.CodeChallenge)
 	q.Set("code_challenge_method", "S256")
 	q.Set("response_mode", "query")
+	if req.Nonce != "" {
+		q.Set("nonce", req.Nonce)
+	}
 	if req.Prompt != "" {
 		q.Set("prompt", req.Prompt)
 	}
@@ -401,22 +402,50 @@ func (p *Provider) Exchange(ctx context.Context, req oauth2client.ExchangeReques
 	if err != nil {
 		return nil, p.mapError("exchange", err)
 	}
-	return p.grant(res, b)
+	g, err := p.grantFor(ctx, res, b, false, req.Nonce)
+	if err != nil {
+		return nil, err
+	}
+	return g, p.named(g, "exchange")
 }
 
-func (p *Provider) grant(res confidential.AuthResult, b *blob) (*oauth2client.Grant, error) {
-	return p.grantFor(res, b, false)
+// named fails when a sign-in's grant does not say whose mailbox it opens
+// (no id_token, or one without a user name).
+func (p *Provider) named(g *oauth2client.Grant, op string) error {
+	switch {
+	case g.Identity.Subject == "":
+		return p.identityErr(op, &oauth2client.IdentityError{Claim: "id_token", Err: oauth2client.ErrInvalidIDToken,
+			Reason: "the token response carries no id_token, so it does not say who signed in"})
+	case g.Identity.Username == "":
+		return &oauth2client.ProviderError{Provider: "azure", Op: op, Class: oauth2client.ClassConfig, Err: ErrConfig,
+			Description: "the id_token has neither preferred_username nor upn", Remedy: "keep the profile scope, which this provider requests"}
+	}
+	return nil
+}
+
+func (p *Provider) grant(ctx context.Context, res confidential.AuthResult, b *blob) (*oauth2client.Grant, error) {
+	return p.grantFor(ctx, res, b, false, "")
 }
 
 // grantFor builds the grant of a delegated sign-in; public is true for
-// tokens issued to the app as a public client.
-func (p *Provider) grantFor(res confidential.AuthResult, b *blob, public bool) (*oauth2client.Grant, error) {
+// tokens issued to the app as a public client; nonce is the one sent
+// with the authorization request, if any. The identity comes from the
+// validated id_token ([Provider.identity]); without an id_token (a
+// refresh may come without one) it is left empty.
+func (p *Provider) grantFor(ctx context.Context, res confidential.AuthResult, b *blob, public bool, nonce string) (*oauth2client.Grant, error) {
 	// The home account ID is "<object ID>.<home tenant ID>"; the realm
 	// is the authority's tenant, which is "organizations" for
 	// multi-tenant connections.
 	tenant := res.Account.Realm
 	if _, tid, ok := strings.Cut(res.Account.HomeAccountID, "."); ok && tid != "" {
 		tenant = tid
+	}
+	var id oauth2client.Identity
+	if raw := res.IDToken.RawToken; raw != "" {
+		var err error
+		if id, err = p.identity(ctx, raw, nonce); err != nil {
+			return nil, err
+		}
 	}
 	st := state{Version: 1, HomeAccountID: res.Account.HomeAccountID, Tenant: tenant, MSAL: b.data, Public: public}
 	raw, err := json.Marshal(st)
@@ -427,7 +456,7 @@ func (p *Provider) grantFor(res confidential.AuthResult, b *blob, public bool) (
 		AccessToken:   oauth2client.Secret(res.AccessToken),
 		Expiry:        p.expiry(res.ExpiresOn),
 		Scopes:        res.GrantedScopes,
-		Identity:      oauth2client.Identity{Username: res.Account.PreferredUsername, Subject: res.Account.HomeAccountID, Tenant: tenant},
+		Identity:      id,
 		ProviderState: raw,
 	}, nil
 }
@@ -436,8 +465,26 @@ func (p *Provider) grantFor(res confidential.AuthResult, b *blob, public bool) (
 // token in the account's MSAL cache with MSAL's silent acquisition,
 // against the tenant the account was issued from. The cached access
 // token is dropped first: the Client only calls Refresh when it wants a
-// new one.
+// new one. The answer's id_token is validated and its oid and tid
+// become the grant's Subject and Tenant, so that the Client refuses a
+// refresh naming another user ([oauth2client.ErrIdentityChanged]). The
+// username is never changed by a refresh, even when the user principal
+// name was renamed (same oid and tid, new preferred_username): the
+// account keeps its SASL user until it is authorized again, which stores
+// the new name (see the package documentation).
 func (p *Provider) Refresh(ctx context.Context, g *oauth2client.Grant) (*oauth2client.Grant, error) {
+	ng, err := p.refresh(ctx, g)
+	if err != nil {
+		return nil, err
+	}
+	if ng.Identity.Subject == "" {
+		ng.Identity.Subject, ng.Identity.Tenant = g.Identity.Subject, g.Identity.Tenant
+	}
+	ng.Identity.Username = g.Identity.Username
+	return ng, nil
+}
+
+func (p *Provider) refresh(ctx context.Context, g *oauth2client.Grant) (*oauth2client.Grant, error) {
 	var st state
 	if err := json.Unmarshal(g.ProviderState, &st); err != nil || st.HomeAccountID == "" || len(st.MSAL) == 0 {
 		return nil, &oauth2client.ProviderError{Provider: "azure", Op: "refresh", Class: oauth2client.ClassReauth,
@@ -473,7 +520,7 @@ func (p *Provider) Refresh(ctx context.Context, g *oauth2client.Grant) (*oauth2c
 	if err != nil {
 		return nil, p.mapError("refresh", err)
 	}
-	return p.grant(res, b)
+	return p.grant(ctx, res, b)
 }
 
 // notInCache is the refresh failure of a record whose MSAL cache lacks
@@ -642,4 +689,128 @@ func (p *Provider) AdminConsentURL(redirectURI string) string {
 		q.Set("redirect_uri", redirectURI)
 	}
 	return p.authority(p.cfg.Tenant) + "/v2.0/adminconsent?" + q.Encode()
+}
+
+// msaTenant is the tenant ID of personal Microsoft accounts.
+const msaTenant = "9188040d-6c67-4c5b-b112-36a304b66dad"
+
+// MultiTenant implements [oauth2client.MultiTenantProvider]: a connection
+// with tenant "organizations", "common" or "consumers" signs in users of
+// directories the application does not choose, so RequireUsername needs
+// RequireTenant there.
+func (p *Provider) MultiTenant() bool {
+	switch p.cfg.Tenant {
+	case "common", "organizations", "consumers":
+		return true
+	}
+	return false
+}
+
+// identity validates an id_token from Entra's token endpoint (OpenID
+// Connect Core §3.1.3.7, through internal/idtoken: iss is the authority's
+// {tid}/v2.0 issuer, aud the client ID, exp and iat on Config.Now, the
+// nonce when one was sent; MSAL talks to an https authority only, so TLS
+// stands for the signature) and binds the identity to the user's object
+// ID and tenant: Subject "<oid>.<tid>", Tenant tid. On a single-tenant
+// connection (a tenant ID) the token must come from that tenant;
+// "organizations" refuses personal accounts and "consumers" work and
+// school ones. Username is preferred_username (or upn): the directory's
+// own name for the user, trusted only within that tenant, which is why
+// RequireUsername needs RequireTenant on multi-tenant connections.
+func (p *Provider) identity(ctx context.Context, raw, nonce string) (oauth2client.Identity, error) {
+	c, err := p.verifier.Verify(ctx, raw, nonce, strings.HasPrefix(p.base, "https://"))
+	if err != nil {
+		return oauth2client.Identity{}, p.identityErr("id_token", err)
+	}
+	bad := func(claim, reason string) (oauth2client.Identity, error) {
+		return oauth2client.Identity{}, p.identityErr("id_token", &oauth2client.IdentityError{Claim: claim, Reason: reason, Err: oauth2client.ErrInvalidIDToken})
+	}
+	switch t := p.cfg.Tenant; {
+	case c.ObjectID == "" || c.TenantID == "":
+		return bad("oid", "the id_token names no object ID (oid) and tenant (tid) to bind the account to")
+	case looksLikeGUID(t) && !strings.EqualFold(c.TenantID, t):
+		return bad("tid", "the id_token comes from another tenant than the connection's")
+	case t == "organizations" && strings.EqualFold(c.TenantID, msaTenant):
+		return bad("tid", "a personal Microsoft account signed in on an organizations connection")
+	case t == "consumers" && !strings.EqualFold(c.TenantID, msaTenant):
+		return bad("tid", "a work or school account signed in on a consumers connection")
+	}
+	name := c.PreferredUsername
+	if name == "" {
+		name = c.UPN
+	}
+	return oauth2client.Identity{Username: name, Subject: c.ObjectID + "." + c.TenantID, Tenant: c.TenantID}, nil
+}
+
+func (p *Provider) identityErr(op string, err error) error {
+	return &oauth2client.ProviderError{Provider: "azure", Op: op, Class: oauth2client.ClassConfig, Err: err,
+		Remedy: "check the connection's client ID, tenant and authority, and the clocks; if they are right, the token endpoint's answer cannot be trusted"}
+}
+
+// Authority validates the Tenant, Cloud and AuthorityURL of cfg exactly
+// as [New] does and returns the tenant's authority URL
+// (https://login.microsoftonline.com/{tenant} for the global cloud),
+// without network I/O. Tools that build Entra URLs themselves (package
+// doctor) call it before their first request.
+//
+// A tenant is a tenant ID (a GUID), a verified domain name (letters,
+// digits, hyphens and dots only), or "organizations", "common" or
+// "consumers": anything else ('?', '/', "..", '@', '%', spaces) could
+// change the URL's path or host and is refused. AuthorityURL must be an
+// https URL with a host and nothing after its path.
+func (cfg Config) Authority() (string, error) {
+	base, err := cfg.authorityBase()
+	if err != nil {
+		return "", err
+	}
+	return base + "/" + cfg.Tenant, nil
+}
+
+// authorityBase validates cfg's tenant and authority and returns the
+// authority base URL, without the tenant.
+func (cfg Config) authorityBase() (string, error) {
+	if cfg.Tenant == "" {
+		return "", configError("Tenant", "empty: copy the Directory (tenant) ID from the app's Overview page, or use \"organizations\" for a multi-tenant app")
+	}
+	if !validTenant(cfg.Tenant) {
+		return "", configError("Tenant", "%q is not a tenant ID (a GUID), a domain name, \"organizations\", \"common\" or \"consumers\"", cfg.Tenant)
+	}
+	if cfg.AuthorityURL == "" {
+		host := cfg.Cloud.AuthorityHost
+		if host == "" {
+			host = Global.AuthorityHost
+		}
+		return strings.TrimRight(host, "/"), nil
+	}
+	u, err := url.Parse(cfg.AuthorityURL)
+	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(cfg.AuthorityURL, "#") {
+		return "", configError("AuthorityURL", "%q must be an https URL with a host and no user information, query or fragment", cfg.AuthorityURL)
+	}
+	return strings.TrimRight(cfg.AuthorityURL, "/"), nil
+}
+
+// validTenant reports whether t is a tenant ID, a DNS domain name or one
+// of Entra's multi-tenant names.
+func validTenant(t string) bool {
+	switch t {
+	case "common", "organizations", "consumers":
+		return true
+	}
+	if looksLikeGUID(t) {
+		return true
+	}
+	if len(t) > 253 || !strings.Contains(t, ".") {
+		return false
+	}
+	for _, label := range strings.Split(t, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, r := range label {
+			if !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '-') {
+				return false
+			}
+		}
+	}
+	return true
 }

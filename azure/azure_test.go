@@ -324,15 +324,17 @@ func TestConfigValidation(t *testing.T) {
 		cfg  azure.Config
 		want string
 	}{
-		{"no client id", azure.Config{Tenant: "t", ClientSecret: "s"}, "Application (client) ID"},
+		{"no client id", azure.Config{Tenant: "contoso.example", ClientSecret: "s"}, "Application (client) ID"},
 		{"no tenant", azure.Config{ClientID: "c", ClientSecret: "s"}, "Directory (tenant) ID"},
-		{"secret id pasted", azure.Config{ClientID: "c", Tenant: "t", ClientSecret: "0f3c5a9e-1b2d-4c3e-8f7a-9b8c7d6e5f4a"}, "Value"},
-		{"no credential", azure.Config{ClientID: "c", Tenant: "t"}, "exactly one credential"},
-		{"two credentials", azure.Config{ClientID: "c", Tenant: "t", ClientSecret: "s", CertificatePEM: []byte("x")}, "exactly one credential"},
+		{"secret id pasted", azure.Config{ClientID: "c", Tenant: "contoso.example", ClientSecret: "0f3c5a9e-1b2d-4c3e-8f7a-9b8c7d6e5f4a"}, "Value"},
+		{"no credential", azure.Config{ClientID: "c", Tenant: "contoso.example"}, "exactly one credential"},
+		{"two credentials", azure.Config{ClientID: "c", Tenant: "contoso.example", ClientSecret: "s", CertificatePEM: []byte("x")}, "exactly one credential"},
 		{"app-only at common", azure.Config{ClientID: "c", Tenant: "common", ClientSecret: "s", AppOnly: true}, "Directory (tenant) ID"},
-		{"app scope as delegated", azure.Config{ClientID: "c", Tenant: "t", ClientSecret: "s", Scopes: []string{"https://outlook.office.com/IMAP.AccessAsApp"}}, "application permission"},
-		{"http authority", azure.Config{ClientID: "c", Tenant: "t", ClientSecret: "s", AuthorityURL: "http://login.example"}, "https"},
-		{"bad certificate", azure.Config{ClientID: "c", Tenant: "t", CertificatePEM: []byte("not pem")}, "certificate"},
+		{"app scope as delegated", azure.Config{ClientID: "c", Tenant: "contoso.example", ClientSecret: "s", Scopes: []string{"https://outlook.office.com/IMAP.AccessAsApp"}}, "application permission"},
+		{"http authority", azure.Config{ClientID: "c", Tenant: "contoso.example", ClientSecret: "s", AuthorityURL: "http://login.example"}, "https"},
+		{"bad certificate", azure.Config{ClientID: "c", Tenant: "contoso.example", CertificatePEM: []byte("not pem")}, "certificate"},
+		{"authority with user information", azure.Config{ClientID: "c", Tenant: "contoso.example", ClientSecret: "s", AuthorityURL: "https://login.microsoftonline.com@evil.example"}, "https"},
+		{"authority with a query", azure.Config{ClientID: "c", Tenant: "contoso.example", ClientSecret: "s", AuthorityURL: "https://login.example/?x=1"}, "https"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := azure.New(tt.cfg)
@@ -342,8 +344,34 @@ func TestConfigValidation(t *testing.T) {
 	}
 }
 
+// TestHostileTenants: values that would change the authority URL's path
+// or host are refused, by New and by Config.Authority alike.
+func TestHostileTenants(t *testing.T) {
+	for _, tenant := range []string{"x?y", "../", "..", "a/b", "x#y", "@evil.example", "evil.example/..", "%2e%2e", "a b", "contoso.example\\evil",
+		"http://evil.example", "-contoso.example", "contoso", "évil.example"} {
+		cfg := azure.Config{ClientID: "c", Tenant: tenant, ClientSecret: "s"}
+		_, err := azure.New(cfg)
+		require.ErrorIs(t, err, azure.ErrConfig, tenant)
+		assert.ErrorContains(t, err, "Tenant", tenant)
+		_, err = cfg.Authority()
+		require.ErrorIs(t, err, azure.ErrConfig, tenant)
+	}
+	for tenant, want := range map[string]string{
+		"contoso.onmicrosoft.com":              "https://login.microsoftonline.com/contoso.onmicrosoft.com",
+		"0b7e3c2a-8f1d-4e6b-a9c5-3d2f1e0a9b8c": "https://login.microsoftonline.com/0b7e3c2a-8f1d-4e6b-a9c5-3d2f1e0a9b8c",
+		"organizations":                        "https://login.microsoftonline.com/organizations",
+	} {
+		got, err := azure.Config{Tenant: tenant}.Authority()
+		require.NoError(t, err, tenant)
+		assert.Equal(t, want, got)
+	}
+	got, err := azure.Config{Tenant: "contoso.example", AuthorityURL: "https://login.example/"}.Authority()
+	require.NoError(t, err)
+	assert.Equal(t, "https://login.example/contoso.example", got)
+}
+
 func TestRedirectURIRules(t *testing.T) {
-	p, err := azure.New(azure.Config{ClientID: "c", Tenant: "t", ClientSecret: "s"})
+	p, err := azure.New(azure.Config{ClientID: "c", Tenant: "contoso.example", ClientSecret: "s"})
 	require.NoError(t, err)
 	for uri, ok := range map[string]bool{
 		"https://mail.example.com/oauth2/callback":             true,
@@ -385,7 +413,7 @@ func TestCloudsAndMail(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			cloud, ok := azure.CloudByName(tt.name)
 			require.True(t, ok)
-			p, err := azure.New(azure.Config{ClientID: "c", Tenant: "t", ClientSecret: "s", Cloud: cloud})
+			p, err := azure.New(azure.Config{ClientID: "c", Tenant: "contoso.example", ClientSecret: "s", Cloud: cloud})
 			require.NoError(t, err)
 			m := p.Mail()
 			assert.Equal(t, tt.authority, cloud.AuthorityHost)
@@ -394,7 +422,7 @@ func TestCloudsAndMail(t *testing.T) {
 			assert.Equal(t, []string{tt.resource + "/IMAP.AccessAsUser.All", tt.resource + "/SMTP.Send"}, m.Scopes)
 			assert.Equal(t, []string{"XOAUTH2"}, m.Mechanisms, "Exchange does not offer OAUTHBEARER")
 			assert.True(t, m.ServerSavesSent, "Exchange files sent mail itself")
-			assert.Contains(t, p.AdminConsentURL("https://x.example/cb"), tt.authority+"/t/v2.0/adminconsent?")
+			assert.Contains(t, p.AdminConsentURL("https://x.example/cb"), tt.authority+"/contoso.example/v2.0/adminconsent?")
 		})
 	}
 	_, ok := azure.CloudByName("mars")

@@ -77,7 +77,11 @@ func (d *DeviceLogin) Wait(ctx context.Context) (*oauth2client.Grant, error) {
 		}
 		return nil, deviceError(d.p.mapDevice(err, d.kept))
 	}
-	return d.p.grantFor(res, d.b, true)
+	g, err := d.p.grantFor(ctx, res, d.b, true, "")
+	if err != nil {
+		return nil, err
+	}
+	return g, d.p.named(g, "device")
 }
 
 // deviceError adapts the remedy of a missing client credential to the
@@ -133,7 +137,7 @@ func (p *Provider) refreshPublic(ctx context.Context, st state, b *blob) (*oauth
 	if err != nil {
 		return nil, p.mapError("refresh", err)
 	}
-	return p.grantFor(res, b, true)
+	return p.grantFor(ctx, res, b, true, "")
 }
 
 // mapDevice maps an error of the device flow. MSAL reads the body of the

@@ -83,6 +83,24 @@
 // record. Refresh tokens rotate on every refresh and the returned grant
 // carries the new one.
 //
+// # Identity
+//
+// MSAL does not validate the id_token it hands back; the provider does
+// (OpenID Connect Core §3.1.3.7): iss is the authority's
+// {tid}/v2.0 issuer for the token's own tenant, aud the client ID, exp and
+// iat on Config.Now, and the nonce AuthCodeURL sends. The identity is bound
+// to the user's object and tenant IDs: Identity.Subject is "<oid>.<tid>",
+// Identity.Tenant the tid, and Username the directory's preferred_username
+// (or upn), which is mutable and only meaningful within its tenant. A
+// single-tenant connection refuses tokens of another tenant;
+// "organizations" refuses personal accounts. On a multi-tenant connection
+// ([Provider.MultiTenant]) oauth2client refuses RequireUsername without
+// RequireTenant. A refresh reports the refreshed oid and tid (the Client
+// refuses a change) and keeps the stored username: after a UPN rename the
+// account keeps working, and the new name is stored when the user
+// authorizes the account again. Tenants and authorities are validated by
+// [Config.Authority] before any URL is built from them.
+//
 // # Errors
 //
 // Failures are [*oauth2client.ProviderError] values whose ProviderCode is

@@ -10,6 +10,15 @@
 // the IMAP and SMTP functions, so the doctor runs against the fakes of
 // package mailtest as well as against the real cloud.
 //
+// The doctor validates its inputs exactly as the azure package does
+// ([azure.Config.Authority], [azure.New], the redirect URI rules) before
+// its first request: a tenant or authority that could change the URL's
+// path or host, or plain http, fails the tenant step without any request,
+// and redirects are followed only on the same host over https. Values it
+// pastes into the Exchange Online PowerShell it suggests are quoted
+// (PowerShell single quotes, embedded quotes doubled); a mailbox that is
+// not a plain mail address is refused and never pasted.
+//
 // This package imports go-imap and go-smtp (for the default mail logins);
 // the core packages do not.
 package doctor
@@ -22,16 +31,19 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/mail"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/emersion/go-smtp"
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/oauth2mail/oauth2mail/azure"
+	"github.com/oauth2mail/oauth2mail/internal/oauthflow"
 	"github.com/oauth2mail/oauth2mail/mailauth"
 	"github.com/oauth2mail/oauth2mail/oauth2client"
 	"github.com/oauth2mail/oauth2mail/xoauth2"
@@ -153,6 +165,8 @@ func Azure(ctx context.Context, cfg AzureConfig) *Report {
 	if d.hc == nil {
 		d.hc = &http.Client{Timeout: 30 * time.Second}
 	}
+	d.hc = oauthflow.GuardRedirects(d.hc, false)
+	d.mailboxErr = checkMailbox(cfg.Mailbox)
 	tenantOK := d.tenant(ctx)
 	appToken := d.credential(ctx, tenantOK)
 	d.redirect()
@@ -169,6 +183,8 @@ type azureDoctor struct {
 	authority string
 	hc        *http.Client
 	provider  *azure.Provider
+	// mailboxErr says why Mailbox is not a usable mail address.
+	mailboxErr error
 }
 
 func (d *azureDoctor) add(name string, st Status, detail, fix string) {
@@ -183,13 +199,21 @@ func (d *azureDoctor) tenant(ctx context.Context) bool {
 			"copy the Directory (tenant) ID from Entra admin center > App registrations > your app > Overview")
 		return false
 	}
-	u := d.authority + "/" + t + "/v2.0/.well-known/openid-configuration"
+	// The same validation as the provider's, before any request: a tenant
+	// such as "x?y", "../" or "evil.example/.." must not steer the URL.
+	authority, err := d.cfg.Azure.Authority()
+	if err != nil {
+		d.add(StepTenant, Fail, err.Error(),
+			"use the Directory (tenant) ID (a GUID) from the app's Overview page, a verified domain, or \"organizations\"; and an https AuthorityURL, or none")
+		return false
+	}
+	u := authority + "/v2.0/.well-known/openid-configuration"
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		d.add(StepTenant, Fail, "the authority URL is invalid: "+err.Error(), "check the connection's cloud or AuthorityURL")
 		return false
 	}
-	resp, err := d.hc.Do(req)
+	resp, err := d.hc.Do(req) // #nosec G704 -- the URL is built from a validated authority and tenant (azure.Config.Authority)
 	if err != nil {
 		d.add(StepTenant, Fail, "cannot reach "+d.authority+": "+err.Error(),
 			"check the network path (proxy, firewall) to "+d.authority)
@@ -364,6 +388,9 @@ func (d *azureDoctor) login(ctx context.Context, step, proto string, tok oauth2c
 	case d.cfg.Mailbox == "":
 		d.add(step, Skip, "no mailbox given", "")
 		return nil
+	case d.mailboxErr != nil:
+		d.add(step, Fail, d.mailboxErr.Error(), "give the mailbox's plain address, e.g. shared@contoso.com")
+		return nil
 	case tok == "":
 		d.add(step, Skip, "needs a token with the mail permissions (see the steps above)", "")
 		return nil
@@ -390,8 +417,8 @@ func (d *azureDoctor) imap(ctx context.Context, tok oauth2client.Secret) {
 	}
 	d.add(StepIMAP, Fail, detail,
 		"the token is valid, so Exchange refuses the mailbox: check that IMAP is enabled for it (Exchange Online PowerShell):\n"+
-			"  Connect-ExchangeOnline -Organization "+d.cfg.Azure.Tenant+"\n"+
-			"  Set-CASMailbox -Identity "+d.cfg.Mailbox+" -ImapEnabled $true\n"+
+			"  Connect-ExchangeOnline -Organization "+psQuote(d.cfg.Azure.Tenant)+"\n"+
+			"  Set-CASMailbox -Identity "+psQuote(d.cfg.Mailbox)+" -ImapEnabled $true\n"+
 			"and that the signed-in user is the mailbox's owner (or has FullAccess to it)")
 }
 
@@ -405,12 +432,12 @@ func (d *azureDoctor) servicePrincipalFix(smtp bool) string {
 	fix := "the token is valid, so Exchange Online does not know the app or does not let it open this mailbox.\n" +
 		"Register its service principal and grant access (Exchange Online PowerShell):\n" +
 		"  Install-Module -Name ExchangeOnlineManagement\n" +
-		"  Connect-ExchangeOnline -Organization " + d.cfg.Azure.Tenant + "\n" +
-		"  New-ServicePrincipal -AppId " + d.cfg.Azure.ClientID + " -ObjectId " + obj + "\n" +
-		"  Add-MailboxPermission -Identity " + d.cfg.Mailbox + " -User " + obj + " -AccessRights FullAccess"
+		"  Connect-ExchangeOnline -Organization " + psQuote(d.cfg.Azure.Tenant) + "\n" +
+		"  New-ServicePrincipal -AppId " + psQuote(d.cfg.Azure.ClientID) + " -ObjectId " + psQuote(obj) + "\n" +
+		"  Add-MailboxPermission -Identity " + psQuote(d.cfg.Mailbox) + " -User " + psQuote(obj) + " -AccessRights FullAccess"
 	if smtp {
 		fix += "\nor, for SMTP only, without the SMTP.SendAsApp permission (App RBAC):\n" +
-			"  New-ManagementRoleAssignment -Name oauth2mail-smtp -Role 'Application SMTP.SendAsApp' -App " + d.cfg.Azure.ClientID
+			"  New-ManagementRoleAssignment -Name oauth2mail-smtp -Role 'Application SMTP.SendAsApp' -App " + psQuote(d.cfg.Azure.ClientID)
 	}
 	if d.provider != nil && d.cfg.RedirectURL != "" {
 		fix += "\nA multi-tenant app needs an administrator's consent first: " + d.provider.AdminConsentURL(d.cfg.RedirectURL)
@@ -429,8 +456,8 @@ func (d *azureDoctor) smtp(ctx context.Context, tok oauth2client.Secret) {
 	if errors.As(err, &se) && se.EnhancedCode == (smtp.EnhancedCode{5, 7, 139}) &&
 		strings.Contains(strings.ToLower(se.Message), "smtpclientauthentication is disabled") {
 		fix := "SMTP AUTH is disabled. Enable it for the mailbox (Exchange Online PowerShell):\n" +
-			"  Connect-ExchangeOnline -Organization " + d.cfg.Azure.Tenant + "\n" +
-			"  Set-CASMailbox -Identity " + d.cfg.Mailbox + " -SmtpClientAuthenticationDisabled $false"
+			"  Connect-ExchangeOnline -Organization " + psQuote(d.cfg.Azure.Tenant) + "\n" +
+			"  Set-CASMailbox -Identity " + psQuote(d.cfg.Mailbox) + " -SmtpClientAuthenticationDisabled $false"
 		if strings.Contains(strings.ToLower(se.Message), "for the tenant") {
 			fix += "\nor for the whole organization:\n  Set-TransportConfig -SmtpClientAuthenticationDisabled $false"
 		}
@@ -442,7 +469,7 @@ func (d *azureDoctor) smtp(ctx context.Context, tok oauth2client.Secret) {
 		d.add(StepSMTP, Fail, detail, d.servicePrincipalFix(true))
 		return
 	}
-	d.add(StepSMTP, Fail, detail, "check that the mailbox may send with SMTP AUTH (Get-CASMailbox -Identity "+d.cfg.Mailbox+
+	d.add(StepSMTP, Fail, detail, "check that the mailbox may send with SMTP AUTH (Get-CASMailbox -Identity "+psQuote(d.cfg.Mailbox)+
 		" | Format-List SmtpClientAuthenticationDisabled) and that the user owns it")
 }
 
@@ -491,4 +518,41 @@ func orNone(s []string) string {
 		return "none"
 	}
 	return strings.Join(s, " ")
+}
+
+// psQuote quotes s as a PowerShell single-quoted string: nothing inside
+// is expanded ($, `, ;, | are literal), and the single quotes PowerShell
+// recognises (', ‘, ’, ‚, ‛) are doubled, which is how a single-quoted
+// string embeds them. Control characters, which a terminal would not
+// show faithfully, are replaced by U+FFFD.
+func psQuote(s string) string {
+	var b strings.Builder
+	b.WriteByte('\'')
+	for _, r := range s {
+		switch {
+		case r == '\'' || r == '\u2018' || r == '\u2019' || r == '\u201A' || r == '\u201B':
+			b.WriteRune(r)
+			b.WriteRune(r)
+		case unicode.IsControl(r):
+			b.WriteRune(unicode.ReplacementChar)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('\'')
+	return b.String()
+}
+
+// checkMailbox refuses a Mailbox that is not a plain address
+// (local@domain, no display name, spaces or control characters): the
+// doctor logs in as it and pastes it into PowerShell.
+func checkMailbox(m string) error {
+	if m == "" {
+		return nil
+	}
+	a, err := mail.ParseAddress(m)
+	if err != nil || a.Address != m || a.Name != "" || strings.ContainsAny(m, " \t\r\n;|&`$'\"<>()") {
+		return fmt.Errorf("the mailbox %q is not a plain mail address", m)
+	}
+	return nil
 }

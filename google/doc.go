@@ -5,6 +5,14 @@
 // delegation so that the application opens mailboxes on its own
 // ([oauth2client.AppOnlyProvider]).
 //
+// The grant's identity comes from the id_token, validated (OpenID Connect
+// Core §3.1.3.7: iss, aud, azp, exp, iat and the authorization's nonce;
+// the signature against Google's keys with Config.VerifySignature): the
+// email only with email_verified true, sub as Subject, hd (the Workspace
+// domain) as Tenant, which oauth2client.AuthOptions.RequireDomain checks.
+// A refresh reports the new id_token's sub and hd, so the Client refuses
+// a refresh naming another user, and never renames the account.
+//
 // The protocol work is done by golang.org/x/oauth2 (client credentials
 // sent in the form body, AuthStyleInParams) and golang.org/x/oauth2/jwt
 // (the JWT bearer grant, RFC 7523). Errors are [*oauth2client.ProviderError]

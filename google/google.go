@@ -17,6 +17,7 @@ import (
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/jwt"
 
+	"github.com/oauth2mail/oauth2mail/internal/idtoken"
 	"github.com/oauth2mail/oauth2mail/internal/oauthflow"
 	"github.com/oauth2mail/oauth2mail/oauth2client"
 )
@@ -26,6 +27,11 @@ const (
 	AuthURL   = "https://accounts.google.com/o/oauth2/v2/auth"
 	TokenURL  = "https://oauth2.googleapis.com/token" // #nosec G101 -- Google's public token endpoint, not a credential
 	RevokeURL = "https://oauth2.googleapis.com/revoke"
+	// Issuer is the iss of Google's id_tokens (Google also writes it
+	// without the scheme, "accounts.google.com", which is accepted).
+	Issuer = "https://accounts.google.com"
+	// JWKSURL is the key set of Google's id_tokens.
+	JWKSURL = "https://www.googleapis.com/oauth2/v3/certs"
 )
 
 // MailScope is the scope IMAP, POP and SMTP need.
@@ -45,14 +51,27 @@ type Config struct {
 	ClientSecret oauth2client.Secret
 	// Scopes are the mail scopes. Zero means [MailScope]. "openid email"
 	// are always added to users' authorization requests: the grant's
-	// Identity comes from the id_token's email claim.
+	// Identity comes from the validated id_token (Username its email,
+	// only with email_verified true; Subject its sub; Tenant its hd).
 	Scopes []string
 
 	// AuthURL, TokenURL and RevokeURL replace Google's endpoints (tests
 	// with mailtest.NewGoogle, proxies). Zero means [AuthURL], [TokenURL]
 	// and [RevokeURL]. TokenURL also replaces the service account key's
-	// token_uri.
+	// token_uri. All must be https.
 	AuthURL, TokenURL, RevokeURL string
+	// Issuer is the iss the id_tokens must carry. Zero means [Issuer];
+	// it is required when TokenURL is overridden for users' consent
+	// (mailtest.Google's is its URL).
+	Issuer string
+	// JWKSURL is the key set that signs the id_tokens. Zero means
+	// [JWKSURL] (with an overridden TokenURL: none, which is fine
+	// unless VerifySignature is set).
+	JWKSURL string
+	// VerifySignature checks every id_token's signature against
+	// JWKSURL, although it comes straight from the token endpoint over
+	// TLS, where OpenID Connect Core §3.1.3.7 lets TLS stand for it.
+	VerifySignature bool
 	// HTTPClient is used for every call to Google. If nil, a client with
 	// a 30-second timeout is used.
 	HTTPClient *http.Client
@@ -114,6 +133,7 @@ type Provider struct {
 	scopes []string
 	sa     *saKey
 	mail   oauth2client.MailService
+	ver    *idtoken.Verifier
 }
 
 // New validates cfg and returns a provider. It does no network I/O.
@@ -131,19 +151,33 @@ func New(cfg Config) (*Provider, error) {
 		name string
 		v    *string
 		def  string
-	}{{"AuthURL", &cfg.AuthURL, AuthURL}, {"TokenURL", &cfg.TokenURL, ""}, {"RevokeURL", &cfg.RevokeURL, RevokeURL}} {
+	}{{"AuthURL", &cfg.AuthURL, AuthURL}, {"TokenURL", &cfg.TokenURL, ""}, {"RevokeURL", &cfg.RevokeURL, RevokeURL},
+		{"Issuer", &cfg.Issuer, ""}, {"JWKSURL", &cfg.JWKSURL, ""}} {
 		if *f.v == "" {
 			*f.v = f.def
 			continue
 		}
-		if u, err := url.Parse(*f.v); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			return nil, fmt.Errorf("%w: Config.%s %q is not an absolute http(s) URL", ErrConfig, f.name, *f.v)
+		if err := oauthflow.CheckURL("Config."+f.name, *f.v, false, true); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 		}
+	}
+	if cfg.Issuer == "" && cfg.TokenURL == "" {
+		cfg.Issuer = Issuer
+		if cfg.JWKSURL == "" {
+			cfg.JWKSURL = JWKSURL
+		}
+	}
+	if cfg.ClientID != "" && cfg.Issuer == "" {
+		return nil, fmt.Errorf("%w: Config.Issuer is empty while Config.TokenURL is overridden: set the issuer whose id_tokens that token endpoint returns (mailtest.Google's is its URL)", ErrConfig)
+	}
+	if cfg.VerifySignature && cfg.JWKSURL == "" {
+		return nil, fmt.Errorf("%w: Config.JWKSURL is empty while Config.VerifySignature is set: give the key set of Config.Issuer", ErrConfig)
 	}
 	p := &Provider{cfg: cfg, hc: cfg.HTTPClient, scopes: cfg.Scopes}
 	if p.hc == nil {
 		p.hc = oauthflow.DefaultClient()
 	}
+	p.hc = oauthflow.GuardRedirects(p.hc, false)
 	if len(p.scopes) == 0 {
 		p.scopes = []string{MailScope}
 	}
@@ -159,6 +193,10 @@ func New(cfg Config) (*Provider, error) {
 	}
 	if p.cfg.TokenURL == "" {
 		p.cfg.TokenURL = TokenURL
+	}
+	if cfg.ClientID != "" {
+		p.ver = idtoken.New(idtoken.Config{Issuer: cfg.Issuer, ClientID: cfg.ClientID, Now: p.cfg.Now,
+			JWKSURL: cfg.JWKSURL, HTTPClient: p.hc, AlwaysVerifySignature: cfg.VerifySignature})
 	}
 	p.mail = oauth2client.MailService{
 		IMAP:            oauth2client.ServerAddr{Host: "imap.gmail.com", Port: 993, Security: oauth2client.SecurityTLS},
@@ -241,15 +279,21 @@ func (p *Provider) AuthCodeURL(_ context.Context, req oauth2client.AuthRequest) 
 	if req.LoginHint != "" {
 		opts = append(opts, oauth2.SetAuthURLParam("login_hint", req.LoginHint))
 	}
+	if req.Nonce != "" {
+		opts = append(opts, oauth2.SetAuthURLParam("nonce", req.Nonce))
+	}
 	return p.oauth2Config(req.RedirectURI).AuthCodeURL(req.State, opts...), nil
 }
 
 // Exchange implements [oauth2client.Provider]. The grant's Identity is
-// read from the id_token returned with the tokens: Username is its email
-// claim, Subject its sub, Tenant its hd (the Workspace domain, empty for
-// gmail.com). The id_token is not signature-checked: it comes straight
-// from Google's token endpoint over TLS (OpenID Connect Core §3.1.3.7)
-// and is used to name the mailbox, not to log anyone in.
+// read from the id_token returned with the tokens, once validated (OpenID
+// Connect Core §3.1.3.7: iss, aud, azp, exp, iat and the nonce of the
+// authorization request; the signature only with
+// Config.VerifySignature, since the token comes straight from Google's
+// token endpoint over TLS): Username is its email claim, which must have
+// email_verified true ([oauth2client.ErrUnverifiedIdentity] otherwise),
+// Subject its sub, Tenant its hd (the Workspace domain, empty for
+// gmail.com).
 func (p *Provider) Exchange(ctx context.Context, req oauth2client.ExchangeRequest) (*oauth2client.Grant, error) {
 	if p.cfg.ClientID == "" {
 		return nil, p.configErr("exchange", "Config.ClientID", "no OAuth client is configured")
@@ -261,10 +305,13 @@ func (p *Provider) Exchange(ctx context.Context, req oauth2client.ExchangeReques
 		return nil, p.err("exchange", err, captured(), req.RedirectURI)
 	}
 	g := p.grant(tok)
-	id, err := identity(tok)
+	id, err := p.identity(ctx, "exchange", tok, req.Nonce)
 	if err != nil {
+		return nil, err
+	}
+	if id.Username == "" {
 		return nil, &oauth2client.ProviderError{Provider: "google", Op: "exchange", Class: oauth2client.ClassConfig,
-			Description: "the token response carries no usable id_token", Err: err,
+			Description: "the id_token has no email claim", Err: ErrConfig,
 			Remedy: "keep the openid and email scopes; check that TokenURL is Google's token endpoint"}
 	}
 	g.Identity = id
@@ -277,8 +324,11 @@ func (p *Provider) Exchange(ctx context.Context, req oauth2client.ExchangeReques
 }
 
 // Refresh implements [oauth2client.Provider]. Google does not rotate
-// refresh tokens: the returned grant keeps g's. App-only grants are
-// renewed with [Provider.AppToken].
+// refresh tokens: the returned grant keeps g's. The id_token Google
+// returns is validated and its sub and hd become the grant's Subject and
+// Tenant, so that the Client refuses a refresh that names another user
+// ([oauth2client.ErrIdentityChanged]); the username is never changed by
+// a refresh. App-only grants are renewed with [Provider.AppToken].
 func (p *Provider) Refresh(ctx context.Context, g *oauth2client.Grant) (*oauth2client.Grant, error) {
 	if g.AppOnly {
 		return p.AppToken(ctx, g.Identity.Username)
@@ -298,8 +348,12 @@ func (p *Provider) Refresh(ctx context.Context, g *oauth2client.Grant) (*oauth2c
 		ng.RefreshToken = g.RefreshToken
 	}
 	ng.Identity = g.Identity
-	if id, err := identity(tok); err == nil && id.Username != "" {
-		ng.Identity = id
+	if raw, _ := tok.Extra("id_token").(string); raw != "" {
+		id, err := p.identity(ctx, "refresh", tok, "")
+		if err != nil {
+			return nil, err
+		}
+		ng.Identity.Subject, ng.Identity.Tenant = id.Subject, id.Tenant
 	}
 	if len(ng.Scopes) == 0 {
 		ng.Scopes = slices.Clone(g.Scopes)
@@ -400,18 +454,31 @@ func (p *Provider) err(op string, err, transport error, redirectURI string) erro
 	return oauthflow.Error("google", op, err, classifier(redirectURI), p.cfg.Now())
 }
 
-func identity(tok *oauth2.Token) (oauth2client.Identity, error) {
+// identity validates the id_token of tok and returns whose it is. The
+// username is the email claim when Google vouches for it
+// (email_verified); a refresh passes no nonce.
+func (p *Provider) identity(ctx context.Context, op string, tok *oauth2.Token, nonce string) (oauth2client.Identity, error) {
+	bad := func(err error) error {
+		return &oauth2client.ProviderError{Provider: "google", Op: op, Class: oauth2client.ClassConfig, Err: err,
+			Remedy: "check Config.ClientID and Config.Issuer, and the clocks; if they are right, the token endpoint's answer cannot be trusted"}
+	}
 	raw, _ := tok.Extra("id_token").(string)
+	if p.ver == nil {
+		return oauth2client.Identity{}, p.configErr(op, "Config.ClientID", "no OAuth client is configured")
+	}
 	if raw == "" {
-		return oauth2client.Identity{}, errors.New("no id_token in the token response")
+		return oauth2client.Identity{}, bad(&oauth2client.IdentityError{Claim: "id_token", Err: oauth2client.ErrInvalidIDToken,
+			Reason: "the token response carries no id_token: keep the openid and email scopes"})
 	}
-	c, err := oauthflow.Claims(raw)
+	c, err := p.ver.Verify(ctx, raw, nonce, strings.HasPrefix(p.cfg.TokenURL, "https://"))
 	if err != nil {
-		return oauth2client.Identity{}, err
+		return oauth2client.Identity{}, bad(err)
 	}
-	id := oauth2client.Identity{Username: oauthflow.String(c, "email"), Subject: oauthflow.String(c, "sub"), Tenant: oauthflow.String(c, "hd")}
-	if id.Username == "" {
-		return id, errors.New("the id_token has no email claim")
+	id := oauth2client.Identity{Subject: c.Subject, Tenant: c.HostedDomain}
+	if c.Email != "" && !c.EmailVerified {
+		return oauth2client.Identity{}, bad(&oauth2client.IdentityError{Claim: "email_verified", Err: oauth2client.ErrUnverifiedIdentity,
+			Reason: "Google does not say the address is verified: the user must verify it, or sign in with another account"})
 	}
+	id.Username = c.Email
 	return id, nil
 }

@@ -51,8 +51,11 @@ func newEnv(t *testing.T, opts mailtest.GoogleOptions, cfg google.Config) *env {
 	t.Cleanup(fake.Close)
 	cfg.ClientID = fake.ClientID()
 	cfg.ClientSecret = oauth2client.Secret(fake.ClientSecret())
-	cfg.AuthURL, cfg.TokenURL, cfg.RevokeURL = fake.AuthURL(), fake.TokenURL(), fake.RevokeURL()
+	cfg.AuthURL, cfg.TokenURL, cfg.RevokeURL, cfg.Issuer = fake.AuthURL(), fake.TokenURL(), fake.RevokeURL(), fake.Issuer()
 	cfg.HTTPClient = fake.Client()
+	if cfg.VerifySignature {
+		cfg.JWKSURL = fake.JWKSURL()
+	}
 	p, err := google.New(cfg)
 	require.NoError(t, err)
 	return &env{fake: fake, p: p, clock: clock}

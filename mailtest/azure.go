@@ -75,6 +75,11 @@ type AzureOptions struct {
 	// is sent instead, e.g. to fail only one user's refreshes. See also
 	// [Azure.FailNext].
 	Fail func(r *http.Request) *AzureError
+	// IDTokenClaims, if set, may change the claims of every id_token
+	// the fake issues (code redemption, refresh, device code). Tests use
+	// it to play a directory that lies: another iss, aud or tid, an
+	// expired token, a foreign tenant's user named like a victim.
+	IDTokenClaims func(claims map[string]any)
 }
 
 // AzureError is an Entra error answer, for [AzureOptions.Fail].
@@ -176,6 +181,7 @@ type azDevice struct {
 
 type azCode struct {
 	user      AzureUser
+	nonce     string
 	challenge string
 	redirect  string
 	scopes    []string
@@ -509,7 +515,7 @@ func (a *Azure) authorize(w http.ResponseWriter, r *http.Request, tenant string)
 	}
 	code := "0.AX" + randomString(300)
 	a.mu.Lock()
-	a.codes[code] = &azCode{user: user, challenge: q.Get("code_challenge"), redirect: redirect,
+	a.codes[code] = &azCode{user: user, nonce: q.Get("nonce"), challenge: q.Get("code_challenge"), redirect: redirect,
 		scopes: strings.Fields(q.Get("scope")), expires: a.opts.Now().Add(10 * time.Minute)}
 	a.mu.Unlock()
 	bq.Set("code", code)
@@ -664,7 +670,7 @@ func (a *Azure) redeemCode(w http.ResponseWriter, f url.Values, tenant string) {
 	case !servesTenant(tenant, c.user.Tenant):
 		a.fail(w, 400, "invalid_grant", 700005, "Provided Authorization Code is intended to use against other tenant, thus rejected.")
 	default:
-		a.issue(w, c.user, scopesFrom(f.Get("scope"), c.scopes), "")
+		a.issue(w, c.user, scopesFrom(f.Get("scope"), c.scopes), "", c.nonce)
 	}
 }
 
@@ -749,8 +755,9 @@ func scopesFrom(requested string, fallback []string) []string {
 }
 
 // issue answers a token request for user with a new access token,
-// refresh token (in the given family, or a new one) and id_token.
-func (a *Azure) issue(w http.ResponseWriter, u AzureUser, scopes []string, family string) {
+// refresh token (in the given family, or a new one) and id_token, which
+// carries the authorization request's nonce when one is given.
+func (a *Azure) issue(w http.ResponseWriter, u AzureUser, scopes []string, family string, nonce ...string) {
 	now := a.opts.Now()
 	exp := now.Add(a.opts.TokenLifetime)
 	var mail []string
@@ -774,7 +781,7 @@ func (a *Azure) issue(w http.ResponseWriter, u AzureUser, scopes []string, famil
 		"token_type": "Bearer", "scope": strings.Join(withoutDefaults(scopes), " "),
 		"expires_in": int(a.opts.TokenLifetime.Seconds()), "ext_expires_in": int(a.opts.TokenLifetime.Seconds()),
 		"access_token": at,
-		"id_token":     a.idToken(u, now),
+		"id_token":     a.idToken(u, now, nonce...),
 		"client_info":  base64.RawURLEncoding.EncodeToString(mustJSON(map[string]string{"uid": u.ObjectID, "utid": u.Tenant})),
 	}
 	if slices.Contains(scopes, "offline_access") {
@@ -801,11 +808,17 @@ func withoutDefaults(scopes []string) []string {
 	return out
 }
 
-func (a *Azure) idToken(u AzureUser, now time.Time) string {
+func (a *Azure) idToken(u AzureUser, now time.Time, nonce ...string) string {
 	claims := map[string]any{
 		"aud": a.opts.ClientID, "iss": a.srv.URL + "/" + u.Tenant + "/v2.0", "iat": now.Unix(), "nbf": now.Unix(),
 		"exp": now.Add(time.Hour).Unix(), "name": u.Email, "oid": u.ObjectID, "preferred_username": u.Email,
 		"sub": "sub-" + u.ObjectID, "tid": u.Tenant, "ver": "2.0",
+	}
+	if len(nonce) > 0 && nonce[0] != "" {
+		claims["nonce"] = nonce[0]
+	}
+	if a.opts.IDTokenClaims != nil {
+		a.opts.IDTokenClaims(claims)
 	}
 	hdr := base64.RawURLEncoding.EncodeToString([]byte(`{"typ":"JWT","alg":"RS256","kid":"fake"}`))
 	return hdr + "." + base64.RawURLEncoding.EncodeToString(mustJSON(claims)) + ".c2lnbmF0dXJl"

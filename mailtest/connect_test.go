@@ -47,7 +47,7 @@ func TestConnect(t *testing.T) {
 		require.NoError(t, err)
 		t.Cleanup(g.Close)
 		p, err := google.New(google.Config{ClientID: g.ClientID(), ClientSecret: oauth2client.Secret(g.ClientSecret()),
-			AuthURL: g.AuthURL(), TokenURL: g.TokenURL(), RevokeURL: g.RevokeURL(), HTTPClient: g.Client()})
+			AuthURL: g.AuthURL(), TokenURL: g.TokenURL(), RevokeURL: g.RevokeURL(), Issuer: g.Issuer(), HTTPClient: g.Client()})
 		require.NoError(t, err)
 		c, err := oauth2client.New(oauth2client.Config{RedirectURL: connectRedirect, Store: tokenstore.NewMemory()})
 		require.NoError(t, err)

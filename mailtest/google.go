@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -77,6 +78,15 @@ type GoogleOptions struct {
 	StrictRotation bool
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// IDTokenClaims, if set, may change the claims of every id_token the
+	// fake issues before it is signed; grantType is GrantAuthorizationCode
+	// or GrantRefreshToken. Tests use it to play a provider that lies
+	// (another iss or aud, an expired token, email_verified false,
+	// another sub on refresh).
+	IDTokenClaims func(grantType string, claims map[string]any)
+	// UserinfoClaims, if set, may change the userinfo answer (another
+	// sub, say).
+	UserinfoClaims func(claims map[string]any)
 }
 
 // GoogleFailure is an error the fake's token endpoint returns once.
@@ -96,7 +106,9 @@ type GoogleFailure struct {
 // /token (authorization_code with single-use codes, refresh_token without
 // rotation as at Google unless [GoogleOptions].StrictRotation, and the JWT
 // bearer grant of service accounts),
-// /revoke and /.well-known/openid-configuration. Access tokens are opaque
+// /revoke, /userinfo, /oauth2/v3/certs (the key set of its RS256
+// id_tokens, which carry the authorization request's nonce) and
+// /.well-known/openid-configuration. Access tokens are opaque
 // "ya29." strings recorded in [Google.Ledger]; errors use Google's JSON
 // ({"error":"invalid_grant","error_description":"Token has been expired
 // or revoked."}).
@@ -128,6 +140,7 @@ type gCode struct {
 	redirect  string
 	scopes    []string
 	offline   bool
+	nonce     string
 	expires   time.Time
 	used      bool
 }
@@ -194,6 +207,10 @@ func (g *Google) TokenURL() string { return g.srv.URL + "/token" }
 
 // RevokeURL returns the revocation endpoint.
 func (g *Google) RevokeURL() string { return g.srv.URL + "/revoke" }
+
+// JWKSURL returns the key set that verifies the fake's id_tokens
+// (jwks_uri in its discovery document).
+func (g *Google) JWKSURL() string { return g.srv.URL + "/oauth2/v3/certs" }
 
 // Client returns an HTTP client that trusts the fake's certificate.
 func (g *Google) Client() *http.Client { return g.srv.Client() }
@@ -315,7 +332,7 @@ func (g *Google) serve(w http.ResponseWriter, r *http.Request) {
 	case r.URL.Path == "/.well-known/openid-configuration" && r.Method == http.MethodGet:
 		writeJSON(w, http.StatusOK, map[string]any{
 			"issuer": g.srv.URL, "authorization_endpoint": g.AuthURL(), "token_endpoint": g.TokenURL(),
-			"revocation_endpoint": g.RevokeURL(), "userinfo_endpoint": g.srv.URL + "/userinfo",
+			"revocation_endpoint": g.RevokeURL(), "userinfo_endpoint": g.srv.URL + "/userinfo", "jwks_uri": g.JWKSURL(),
 			"response_types_supported": []string{"code"}, "code_challenge_methods_supported": []string{"S256"},
 			"scopes_supported": []string{"openid", "email", "profile", "https://mail.google.com/"},
 			"authorization_response_iss_parameter_supported": g.opts.IssuerParameter,
@@ -328,6 +345,8 @@ func (g *Google) serve(w http.ResponseWriter, r *http.Request) {
 		g.revoke(w, r)
 	case r.URL.Path == "/userinfo" && r.Method == http.MethodGet:
 		g.userinfo(w, r)
+	case r.URL.Path == "/oauth2/v3/certs" && r.Method == http.MethodGet:
+		writeJSON(w, http.StatusOK, map[string]any{"keys": []any{jwk("fake-google-key", &g.key.PublicKey)}})
 	default:
 		http.NotFound(w, r)
 	}
@@ -390,7 +409,7 @@ func (g *Google) authorize(w http.ResponseWriter, r *http.Request) {
 	g.consented[strings.ToLower(user.Email)] = true
 	g.codes[code] = &gCode{user: user, challenge: q.Get("code_challenge"), redirect: redirect, scopes: scopes,
 		offline: q.Get("access_type") == "offline" && (first || q.Get("prompt") == "consent"),
-		expires: g.opts.Now().Add(10 * time.Minute)}
+		nonce:   q.Get("nonce"), expires: g.opts.Now().Add(10 * time.Minute)}
 	g.mu.Unlock()
 	back(url.Values{"code": {code}, "scope": {strings.Join(scopes, " ")}})
 }
@@ -452,7 +471,7 @@ func (g *Google) token(w http.ResponseWriter, r *http.Request) {
 			g.fail(w, http.StatusBadRequest, "invalid_grant", "Token has been expired or revoked.")
 			return
 		}
-		g.issue(w, gr, next)
+		g.issue(w, gr, next, GrantRefreshToken, "")
 	default:
 		g.fail(w, http.StatusBadRequest, "unsupported_grant_type", "Invalid grant_type: "+gt)
 	}
@@ -490,7 +509,7 @@ func (g *Google) redeemCode(w http.ResponseWriter, f url.Values) {
 		g.rts[rt] = gr
 		g.mu.Unlock()
 	}
-	g.issue(w, gr, rt)
+	g.issue(w, gr, rt, GrantAuthorizationCode, c.nonce)
 }
 
 func (g *Google) jwtBearer(w http.ResponseWriter, f url.Values) {
@@ -542,8 +561,9 @@ func (g *Google) issueApp(w http.ResponseWriter, u GoogleUser, scopes []string) 
 		"expires_in": int(g.opts.TokenLifetime.Seconds())})
 }
 
-// issue answers with a new access token for gr, and rt if not empty.
-func (g *Google) issue(w http.ResponseWriter, gr *gGrant, rt string) {
+// issue answers with a new access token for gr, and rt if not empty;
+// an id_token carries nonce when not empty.
+func (g *Google) issue(w http.ResponseWriter, gr *gGrant, rt, grantType, nonce string) {
 	now := g.opts.Now()
 	at := "ya29.a0" + randomString(160)
 	g.ledger.Issue(at, TokenInfo{Username: gr.user.Email, Subject: gr.user.Subject, ClientID: g.opts.ClientID,
@@ -558,12 +578,12 @@ func (g *Google) issue(w http.ResponseWriter, gr *gGrant, rt string) {
 		resp["refresh_token"] = rt
 	}
 	if slices.Contains(gr.scopes, "openid") {
-		resp["id_token"] = g.idToken(gr, now)
+		resp["id_token"] = g.idToken(gr, now, grantType, nonce)
 	}
 	writeJSON(w, http.StatusOK, resp)
 }
 
-func (g *Google) idToken(gr *gGrant, now time.Time) string {
+func (g *Google) idToken(gr *gGrant, now time.Time, grantType, nonce string) string {
 	claims := jwt.MapClaims{"iss": g.srv.URL, "aud": g.opts.ClientID, "azp": g.opts.ClientID, "sub": gr.user.Subject,
 		"iat": now.Unix(), "exp": now.Add(time.Hour).Unix(), "at_hash": randomString(22)}
 	if slices.Contains(gr.scopes, "email") {
@@ -572,6 +592,12 @@ func (g *Google) idToken(gr *gGrant, now time.Time) string {
 	}
 	if gr.user.Domain != "" {
 		claims["hd"] = gr.user.Domain
+	}
+	if nonce != "" {
+		claims["nonce"] = nonce
+	}
+	if g.opts.IDTokenClaims != nil {
+		g.opts.IDTokenClaims(grantType, claims)
 	}
 	t := jwt.NewWithClaims(jwt.SigningMethodRS256, claims)
 	t.Header["kid"] = "fake-google-key"
@@ -590,7 +616,11 @@ func (g *Google) userinfo(w http.ResponseWriter, r *http.Request) {
 		g.fail(w, http.StatusUnauthorized, "invalid_token", "Invalid Credentials")
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"sub": ti.Subject, "email": ti.Username, "email_verified": true})
+	claims := map[string]any{"sub": ti.Subject, "email": ti.Username, "email_verified": true}
+	if g.opts.UserinfoClaims != nil {
+		g.opts.UserinfoClaims(claims)
+	}
+	writeJSON(w, http.StatusOK, claims)
 }
 
 func (g *Google) revoke(w http.ResponseWriter, r *http.Request) {
@@ -652,3 +682,10 @@ func (g *Google) fail(w http.ResponseWriter, status int, code, desc string) {
 // with authorization_response_iss_parameter_supported set to
 // GoogleOptions.IssuerParameter.
 func (g *Google) Issuer() string { return g.srv.URL }
+
+// jwk is the JSON Web Key (RFC 7517) of an RSA public key.
+func jwk(kid string, k *rsa.PublicKey) map[string]string {
+	return map[string]string{"kty": "RSA", "kid": kid, "use": "sig", "alg": "RS256",
+		"n": base64.RawURLEncoding.EncodeToString(k.N.Bytes()),
+		"e": base64.RawURLEncoding.EncodeToString(big.NewInt(int64(k.E)).Bytes())}
+}

@@ -32,6 +32,7 @@ type SMTPServer struct {
 	Stats Stats
 
 	srv  *smtp.Server
+	ln   net.Listener
 	opts MailOptions
 	done chan struct{}
 	mu   sync.Mutex
@@ -59,7 +60,7 @@ func NewSMTPServer(opts MailOptions) (*SMTPServer, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.Addr = ln.Addr().String()
+	s.Addr, s.ln = ln.Addr().String(), ln
 	go func() {
 		defer close(s.done)
 		_ = s.srv.Serve(ln)
@@ -70,6 +71,9 @@ func NewSMTPServer(opts MailOptions) (*SMTPServer, error) {
 // Close stops the server.
 func (s *SMTPServer) Close() error {
 	err := s.srv.Close()
+	// go-smtp closes only the listeners Serve has registered: one closed
+	// before its goroutine ran would block Serve in Accept for ever.
+	_ = s.ln.Close()
 	<-s.done
 	return err
 }

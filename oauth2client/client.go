@@ -385,8 +385,25 @@ type AuthOptions struct {
 	// RequireUsername, when set, makes the callback fail with
 	// [ErrIdentityMismatch] unless the provider signs in this mailbox
 	// (compared case-insensitively), so a user cannot attach someone
-	// else's mailbox to the account.
+	// else's mailbox to the account. The providers take the username
+	// only from claims they vouch for (a verified email; for Entra the
+	// tenant's own user name, bound to the user's object and tenant IDs):
+	// an unverified address fails with [ErrUnverifiedIdentity]. On a
+	// multi-tenant connection (Entra "organizations" or "common") it
+	// needs RequireTenant too, else StartAuthorization fails with
+	// [ErrTenantRequired]: any tenant can name a user
+	// victim@contoso.example.
 	RequireUsername string
+	// RequireTenant, when set, makes the callback fail with
+	// [ErrIdentityMismatch] unless the account lives in this directory:
+	// the Entra tenant ID (tid, a GUID; provider.FindTenant finds the
+	// tenant of a mail domain). Compared with Identity.Tenant.
+	RequireTenant string
+	// RequireDomain, when set, makes the callback fail with
+	// [ErrIdentityMismatch] unless the account belongs to this Google
+	// Workspace domain (the id_token's hd claim; gmail.com accounts have
+	// none). Compared with Identity.Tenant.
+	RequireDomain string
 }
 
 // StartAuthorization begins connecting account through connection and
@@ -415,6 +432,15 @@ func (c *Client) StartAuthorization(ctx context.Context, connection, account str
 	if err != nil {
 		return "", err
 	}
+	if o.RequireUsername != "" && o.RequireTenant == "" {
+		if mt, ok := p.(MultiTenantProvider); ok && mt.MultiTenant() {
+			return "", fmt.Errorf("oauth2client: connection %q: %w: set AuthOptions.RequireTenant to the tenant ID of %q (provider.FindTenant finds it from the mail domain)", connection, ErrTenantRequired, o.RequireUsername)
+		}
+	}
+	nonce, err := newNonce()
+	if err != nil {
+		return "", err
+	}
 	verifier := oauth2.GenerateVerifier()
 	pend := &Pending{
 		Connection:      connection,
@@ -423,6 +449,9 @@ func (c *Client) StartAuthorization(ctx context.Context, connection, account str
 		Verifier:        Secret(verifier),
 		ReturnTo:        o.ReturnTo,
 		RequireUsername: o.RequireUsername,
+		RequireTenant:   o.RequireTenant,
+		RequireDomain:   o.RequireDomain,
+		Nonce:           nonce,
 		Expires:         c.now().Add(c.stateTTL),
 	}
 	if o.Session != "" {
@@ -435,6 +464,7 @@ func (c *Client) StartAuthorization(ctx context.Context, connection, account str
 		RedirectURI:   c.redirect,
 		LoginHint:     o.LoginHint,
 		Prompt:        o.Prompt,
+		Nonce:         nonce,
 	})
 	if err != nil {
 		return "", fmt.Errorf("oauth2client: connection %q: building the authorization URL: %w", connection, err)

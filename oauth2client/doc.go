@@ -52,6 +52,30 @@
 // [Hooks.ReauthRequired] once. The schedule follows each token's lifetime
 // (see [Config.RefreshAhead]), from a minute to days.
 //
+// # Identity
+//
+// A grant's [Identity] says whose mailbox it opens. Providers take it only
+// from id_tokens validated as OpenID Connect Core §3.1.3.7 requires
+// (issuer, audience, authorized party, expiry, issue time, and the nonce
+// the Client sends with every authorization) and from claims the identity
+// provider vouches for: a verified email, or an Entra user's own directory
+// name bound to the user's object and tenant IDs. A refused answer is an
+// [*IdentityError] matching [ErrInvalidIDToken] or [ErrUnverifiedIdentity];
+// the callback answers 403.
+//
+// [AuthOptions.RequireUsername], [AuthOptions.RequireTenant] (Entra tid)
+// and [AuthOptions.RequireDomain] (Google Workspace hd) make the callback
+// refuse another mailbox or directory ([ErrIdentityMismatch]); on a
+// multi-tenant connection ([MultiTenantProvider]) RequireUsername needs
+// RequireTenant ([ErrTenantRequired]).
+//
+// The identity is fixed when the account is connected: a refresh whose
+// grant names another Subject or Tenant is refused ([ErrIdentityChanged]),
+// and a refresh never changes the Username. A new name (an Entra user
+// principal name renamed, same object and tenant) is stored by authorizing
+// the account again: StartAuthorization for the same account, whose
+// callback replaces the grant.
+//
 // # Secrets
 //
 // Tokens, codes and verifiers have type [Secret], which prints as

@@ -124,3 +124,30 @@ func ExampleCheckReturnTo() {
 	// "https://evil.example/" false
 	// "/\\evil.example"      false
 }
+
+// Requiring the mailbox a user connects. On a multi-tenant Entra
+// connection a username alone proves nothing (any tenant can name a user
+// alice@contoso.com): the tenant ID must be required too.
+func ExampleAuthOptions() {
+	ctx := context.Background()
+	m365, err := azure.New(azure.Config{ClientID: "00000000-0000-4000-8000-00000000c11e", Tenant: "organizations",
+		ClientSecret: "secret-value", HTTPClient: http.DefaultClient})
+	if err != nil {
+		log.Fatal(err)
+	}
+	client, err := oauth2client.New(oauth2client.Config{RedirectURL: "https://mail.example.com/oauth2/callback", Store: tokenstore.NewMemory()})
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := client.SetConnection("m365", m365); err != nil {
+		log.Fatal(err)
+	}
+	_, err = client.StartAuthorization(ctx, "m365", "account-42", &oauth2client.AuthOptions{RequireUsername: "alice@contoso.com"})
+	fmt.Println(errors.Is(err, oauth2client.ErrTenantRequired))
+	// With RequireTenant set to the tenant ID as well (provider.FindTenant
+	// finds it from the domain), the callback accepts only
+	// alice@contoso.com of that tenant, and fails with
+	// ErrIdentityMismatch otherwise.
+	// Output:
+	// true
+}

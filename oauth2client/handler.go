@@ -291,16 +291,19 @@ func (h *callbackHandler) complete(r *http.Request) (*Authorization, error) {
 	// code is single-use.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), c.refreshTimeout)
 	defer cancel()
-	g, err := p.Exchange(ctx, ExchangeRequest{Code: Secret(code), CodeVerifier: pend.Verifier, RedirectURI: c.redirect})
+	g, err := p.Exchange(ctx, ExchangeRequest{Code: Secret(code), CodeVerifier: pend.Verifier, RedirectURI: c.redirect, Nonce: pend.Nonce})
 	if err != nil {
 		status := http.StatusBadGateway
 		if ClassOf(err) == ClassTransient {
 			status = http.StatusServiceUnavailable
 		}
+		if errors.Is(err, ErrInvalidIDToken) || errors.Is(err, ErrUnverifiedIdentity) {
+			status = http.StatusForbidden
+		}
 		return fail(status, err)
 	}
-	if pend.RequireUsername != "" && !sameUser(pend.RequireUsername, g.Identity.Username) {
-		return fail(http.StatusForbidden, ErrIdentityMismatch)
+	if err := checkIdentity(pend, g.Identity); err != nil {
+		return fail(http.StatusForbidden, err)
 	}
 	rec, _, err := c.storeGrant(ctx, pend.Connection, pend.Account, g)
 	if err != nil {
@@ -353,6 +356,10 @@ func UserMessage(err error) string {
 		return "The sign-in was started in another browser session. Please start again from the application."
 	case errors.Is(err, ErrIdentityMismatch):
 		return "You signed in with a different mailbox than the one being connected. Please sign in with the right account."
+	case errors.Is(err, ErrUnverifiedIdentity):
+		return "Your mail provider has not verified this address. Verify it with your provider, or sign in with another account."
+	case errors.Is(err, ErrInvalidIDToken):
+		return "The sign-in answer from the mail provider could not be trusted. Please contact your administrator."
 	case errors.As(err, &ae) && ae.Class() == ClassUser:
 		return "The sign-in was cancelled or access was not granted. You can start again."
 	case errors.Is(err, ErrMethodNotAllowed), errors.Is(err, ErrRequestTooLarge), errors.Is(err, ErrMalformedRequest), errors.Is(err, ErrMissingCode):

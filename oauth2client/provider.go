@@ -52,6 +52,10 @@ type AuthRequest struct {
 	// "consent" or "login". Empty lets the provider decide (providers that
 	// need "consent" to issue a refresh token add it themselves).
 	Prompt string
+	// Nonce is the OpenID Connect nonce of this authorization. Providers
+	// that request an id_token send it (nonce=) and require it in the
+	// id_token at [Provider.Exchange] (OpenID Connect Core §3.1.2.1).
+	Nonce string
 }
 
 // ExchangeRequest is the input of [Provider.Exchange].
@@ -64,6 +68,9 @@ type ExchangeRequest struct {
 	// RedirectURI is the callback URL; it must equal the one sent to
 	// AuthCodeURL.
 	RedirectURI string
+	// Nonce is the AuthRequest.Nonce sent with the authorization
+	// request: an id_token from the exchange must carry it.
+	Nonce string
 }
 
 // Grant is a set of tokens for one mailbox, as a provider issues it.
@@ -91,13 +98,20 @@ type Grant struct {
 	ProviderState SecretBytes `json:"provider_state,omitempty"`
 }
 
-// Identity names the account a grant belongs to.
+// Identity names the account a grant belongs to. Providers take it only
+// from claims they validated (OpenID Connect Core §3.1.3.7) and vouch for:
+// a verified email, or the directory's own names. Subject and Tenant are
+// fixed when the account is connected: a refresh naming another subject
+// or tenant is refused. Username is fixed too: a refresh never renames an
+// account; authorizing it again does (see the package documentation).
 type Identity struct {
 	// Username is what the mail server expects as the SASL user: the mail
 	// address or user principal name.
 	Username string `json:"username,omitempty"`
-	// Subject is the provider's stable user identifier (OpenID sub, or
-	// Entra's home account ID).
+	// Subject is the provider's stable user identifier: the id_token's
+	// sub (Google, generic), or Entra's home account ID
+	// "<object ID>.<tenant ID>" (the user's oid and tid, which never
+	// change, unlike the user principal name).
 	Subject string `json:"subject,omitempty"`
 	// Tenant is the directory the account lives in, where the provider has
 	// such a notion (Entra tenant ID, Google Workspace domain).

@@ -41,6 +41,12 @@ type Pending struct {
 	// RequireUsername, when set, must equal the username the provider
 	// returns (case-insensitive).
 	RequireUsername string
+	// RequireTenant and RequireDomain, when set, must equal the
+	// identity's Tenant (case-insensitive): see [AuthOptions].
+	RequireTenant, RequireDomain string
+	// Nonce is the OpenID Connect nonce sent with the authorization
+	// request; the id_token of the exchange must carry it.
+	Nonce string
 	// Expires is when the pending authorization lapses.
 	Expires time.Time
 }

@@ -93,7 +93,8 @@ type Settings struct {
 	ServiceAccountKey oauth2client.Secret `json:"service_account_key,omitempty"`
 
 	// Issuer is an OpenID Connect issuer whose discovery document gives
-	// the endpoints (generic). Building then needs the network.
+	// the endpoints (generic; building then needs the network), or the
+	// issuer of the id_tokens of an overridden TokenURL (google).
 	Issuer string `json:"issuer,omitempty"`
 	// AuthURL, TokenURL and RevokeURL are the endpoints (generic without
 	// Issuer), or overrides of Google's endpoints (google).
@@ -101,8 +102,12 @@ type Settings struct {
 	TokenURL  string `json:"token_url,omitempty"`
 	RevokeURL string `json:"revoke_url,omitempty"`
 	// UsernameClaim is the claim with the mail login (generic; default
-	// "email").
+	// "email", taken only when email_verified is true).
 	UsernameClaim string `json:"username_claim,omitempty"`
+	// VerifySignature checks every id_token's signature against the
+	// provider's keys, even when TLS to the token endpoint stands for it
+	// (generic with an Issuer, google).
+	VerifySignature bool `json:"verify_signature,omitempty"`
 
 	// IMAP and SMTP are the mail servers: required for generic,
 	// overrides for azure and google.
@@ -140,6 +145,10 @@ type Catalog struct {
 	// Now is given to the google and generic providers. Zero means
 	// time.Now.
 	Now func() time.Time
+	// AllowInsecureHTTP lets generic providers use plain-http issuers and
+	// endpoints: for tests and loopback set-ups only (see
+	// [GenericConfig.AllowInsecureHTTP]). Off by default.
+	AllowInsecureHTTP bool
 }
 
 // Build validates s and returns the provider it describes: an
@@ -202,7 +211,7 @@ func (c Catalog) buildGoogle(s Settings) (oauth2client.Provider, error) {
 	case s.ClientID != "" && s.ClientSecret.IsZero():
 		return nil, &FieldError{Field: "ClientSecret", Problem: "is empty: copy the OAuth client's secret from Google Cloud console > APIs & Services > Credentials"}
 	}
-	for _, f := range []struct{ name, v string }{{"AuthURL", s.AuthURL}, {"TokenURL", s.TokenURL}, {"RevokeURL", s.RevokeURL}} {
+	for _, f := range []struct{ name, v string }{{"AuthURL", s.AuthURL}, {"TokenURL", s.TokenURL}, {"RevokeURL", s.RevokeURL}, {"Issuer", s.Issuer}} {
 		if err := checkURL(f.name, f.v, false); err != nil {
 			return nil, err
 		}
@@ -211,7 +220,7 @@ func (c Catalog) buildGoogle(s Settings) (oauth2client.Provider, error) {
 		return nil, err
 	}
 	p, err := google.New(google.Config{ClientID: s.ClientID, ClientSecret: s.ClientSecret, Scopes: s.Scopes,
-		AuthURL: s.AuthURL, TokenURL: s.TokenURL, RevokeURL: s.RevokeURL, HTTPClient: c.HTTPClient,
+		AuthURL: s.AuthURL, TokenURL: s.TokenURL, RevokeURL: s.RevokeURL, HTTPClient: c.HTTPClient, Issuer: s.Issuer, VerifySignature: s.VerifySignature,
 		ServiceAccount: google.ServiceAccount{JSONKey: []byte(s.ServiceAccountKey.Reveal())}, IMAP: s.IMAP, SMTP: s.SMTP, Now: c.Now})
 	if err != nil {
 		return nil, &FieldError{Field: fieldOf(err, "ClientID"), Problem: "was rejected", Err: err}
@@ -224,7 +233,7 @@ func (c Catalog) buildGeneric(ctx context.Context, s Settings) (oauth2client.Pro
 		AuthURL: s.AuthURL, TokenURL: s.TokenURL, RevokeURL: s.RevokeURL, UsernameClaim: s.UsernameClaim,
 		Mail: oauth2client.MailService{IMAP: s.IMAP, SMTP: s.SMTP, Scopes: s.Scopes, Mechanisms: s.Mechanisms,
 			ServerSavesSent: s.ServerSavesSent},
-		HTTPClient: c.HTTPClient, Now: c.Now}
+		HTTPClient: c.HTTPClient, Now: c.Now, AllowInsecureHTTP: c.AllowInsecureHTTP, VerifySignature: s.VerifySignature}
 	if s.Issuer == "" {
 		if s.AuthURL == "" && s.TokenURL == "" {
 			return nil, &FieldError{Field: "Issuer", Problem: "is empty, and so are AuthURL and TokenURL: give the OpenID Connect issuer or both endpoints"}

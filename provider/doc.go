@@ -15,6 +15,25 @@
 //     serves it, the way Thunderbird's host-to-provider map does, and
 //     [FindTenant] finds a Microsoft 365 domain's tenant ID.
 //
+// # Identity and discovery
+//
+// With an Issuer, [Generic] validates every id_token (OpenID Connect Core
+// §3.1.3.7: iss, aud, azp, exp and iat with a small skew on
+// GenericConfig.Now, the authorization's nonce, and the signature against
+// JWKSURL when the token endpoint is not https or with VerifySignature)
+// and takes the username only from a verified claim: "email" with
+// email_verified true, or userinfo whose sub is the id_token's. A refresh
+// reports the id_token's sub so the Client can refuse another user.
+//
+// [Discover], [NewGeneric] and [FindTenant] accept only https issuers and
+// endpoints, unless the application opts in with AllowInsecureHTTP (tests
+// and loopback set-ups; off by default, and a loopback host alone does not
+// turn it on): a plain-http URL fails with [ErrInsecureURL]. Redirects are
+// followed only on the same host and never from https down to http. The
+// discovered issuer must equal the configured one exactly (OpenID Connect
+// Discovery §4.3), the issuer must have no query, fragment or user
+// information, and errors never quote the fetched document.
+//
 // The package keeps no global state: the catalogue is a value, and
 // nothing is registered at init.
 package provider

@@ -94,3 +94,19 @@ func ExampleFindTenant() {
 	}
 	fmt.Println(tid)
 }
+
+// Discovery refuses a plain-http issuer (the code, the PKCE verifier and
+// the client secret would travel in clear) before any request, unless the
+// application opts in with AllowInsecureHTTP, for tests on loopback.
+func ExampleDiscover_insecure() {
+	_, err := provider.Discover(context.Background(), "http://keycloak.corp.example/realms/mail", provider.GenericConfig{
+		ClientID: "groupware",
+		Mail: oauth2client.MailService{
+			IMAP: oauth2client.ServerAddr{Host: "imap.corp.example", Port: 993},
+			SMTP: oauth2client.ServerAddr{Host: "smtp.corp.example", Port: 465},
+		},
+	})
+	fmt.Println(errors.Is(err, provider.ErrInsecureURL), errors.Is(err, provider.ErrConfig))
+	// Output:
+	// true true
+}

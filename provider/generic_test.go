@@ -146,7 +146,7 @@ type tokenServer struct {
 
 func newTokenServer(t *testing.T, reply func(w http.ResponseWriter, f url.Values)) *tokenServer {
 	ts := &tokenServer{reply: reply}
-	ts.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	ts.srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !assert.NoError(t, r.ParseForm()) {
 			return
 		}
@@ -169,7 +169,8 @@ func (ts *tokenServer) last() url.Values {
 func static(t *testing.T, ts *tokenServer, mut func(*provider.GenericConfig)) *provider.Generic {
 	t.Helper()
 	cfg := provider.GenericConfig{Name: "fastmail", ClientID: "public-client", AuthURL: ts.srv.URL + "/authorize", TokenURL: ts.srv.URL + "/token",
-		RevokeURL: ts.srv.URL + "/revoke", Mail: testMail, UsernameClaim: "preferred_username", Now: mailtest.NewClock(t0).Now}
+		RevokeURL: ts.srv.URL + "/revoke", Mail: testMail, UsernameClaim: "preferred_username", Now: mailtest.NewClock(t0).Now,
+		Issuer: ts.srv.URL, HTTPClient: ts.srv.Client()}
 	if mut != nil {
 		mut(&cfg)
 	}
@@ -178,18 +179,23 @@ func static(t *testing.T, ts *tokenServer, mut func(*provider.GenericConfig)) *p
 	return p
 }
 
-func idToken(claims map[string]any) string {
+// idToken is an unsigned id_token of the static server (the TLS token
+// endpoint stands for the signature) for client public-client.
+func idToken(iss string, claims map[string]any) string {
+	claims["iss"], claims["aud"], claims["iat"], claims["exp"] = iss, "public-client", t0.Unix(), t0.Add(time.Hour).Unix()
 	b, _ := json.Marshal(claims)
 	return "eyJhbGciOiJub25lIn0." + strings.TrimRight(b64(b), "=") + ".sig"
 }
 
 func TestStaticPublicClientRotation(t *testing.T) {
 	n := 0
+	var iss string
 	ts := newTokenServer(t, func(w http.ResponseWriter, f url.Values) {
 		n++
 		_ = json.NewEncoder(w).Encode(map[string]any{"access_token": fmt.Sprintf("at-%d", n), "refresh_token": fmt.Sprintf("rt-%d", n),
-			"expires_in": 600, "token_type": "Bearer", "id_token": idToken(map[string]any{"sub": "u1", "preferred_username": "frank@fm.example"})})
+			"expires_in": 600, "token_type": "Bearer", "id_token": idToken(iss, map[string]any{"sub": "u1", "preferred_username": "frank@fm.example"})})
 	})
+	iss = ts.srv.URL
 	p := static(t, ts, nil)
 	assert.Equal(t, "", p.Issuer())
 	g, err := p.Exchange(context.Background(), oauth2client.ExchangeRequest{Code: "c", CodeVerifier: "v", RedirectURI: redirect})
@@ -266,7 +272,7 @@ func TestStaticErrors(t *testing.T) {
 		assert.Contains(t, err.Error(), "preferred_username")
 	})
 	t.Run("unreachable", func(t *testing.T) {
-		p := static(t, ts, func(c *provider.GenericConfig) { c.TokenURL = "http://127.0.0.1:1/token" })
+		p := static(t, ts, func(c *provider.GenericConfig) { c.TokenURL, c.AllowInsecureHTTP = "http://127.0.0.1:1/token", true })
 		_, err := p.Refresh(context.Background(), g)
 		require.ErrorIs(t, err, oauth2client.ErrTransient)
 	})
@@ -303,7 +309,7 @@ func TestDiscoveryFailures(t *testing.T) {
 				http.NotFound(w, r)
 				return
 			}
-			base := "http://" + r.Host
+			base := "https://" + r.Host
 			d := map[string]any{"issuer": base, "authorization_endpoint": base + "/a", "token_endpoint": base + "/t"}
 			if mut != nil {
 				mut(d)
@@ -325,18 +331,19 @@ func TestDiscoveryFailures(t *testing.T) {
 		{name: "not found", h: http.NotFoundHandler(), class: oauth2client.ClassConfig},
 		{name: "not json", h: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("<html>")) }), class: oauth2client.ClassConfig},
 		{name: "outage", h: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(503) }), class: oauth2client.ClassTransient},
-		{name: "no token endpoint", h: doc(func(d map[string]any) { delete(d, "token_endpoint") }), field: "TokenURL"},
+		{name: "no token endpoint", h: doc(func(d map[string]any) { delete(d, "token_endpoint") }), field: "Issuer"},
 		{name: "relative issuer", h: doc(nil), issuer: func(string) string { return "/realms/x" }, field: "Issuer"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := httptest.NewServer(tc.h)
+			srv := httptest.NewTLSServer(tc.h)
 			defer srv.Close()
 			iss := srv.URL
 			if tc.issuer != nil {
 				iss = tc.issuer(iss)
 			}
-			_, err := provider.Discover(context.Background(), iss, provider.GenericConfig{ClientID: "c", Mail: testMail})
+			_, err := provider.Discover(context.Background(), iss, provider.GenericConfig{ClientID: "c", Mail: testMail, HTTPClient: srv.Client()})
 			require.Error(t, err)
+			assert.NotContains(t, err.Error(), "evil.example", "errors never quote the fetched document")
 			if tc.field != "" {
 				var fe *provider.FieldError
 				require.ErrorAs(t, err, &fe)
@@ -351,11 +358,15 @@ func TestDiscoveryFailures(t *testing.T) {
 		})
 	}
 	t.Run("trailing slash", func(t *testing.T) {
-		srv := httptest.NewServer(doc(nil))
+		srv := httptest.NewTLSServer(doc(nil))
 		defer srv.Close()
-		p, err := provider.Discover(context.Background(), srv.URL+"/", provider.GenericConfig{ClientID: "c", Mail: testMail})
+		p, err := provider.Discover(context.Background(), srv.URL, provider.GenericConfig{ClientID: "c", Mail: testMail, HTTPClient: srv.Client()})
 		require.NoError(t, err)
 		assert.Equal(t, "", p.Issuer(), "no iss parameter advertised")
+		_, err = provider.Discover(context.Background(), srv.URL+"/", provider.GenericConfig{ClientID: "c", Mail: testMail, HTTPClient: srv.Client()})
+		var fe *provider.FieldError
+		require.ErrorAs(t, err, &fe, "the issuer is compared exactly (Discovery 4.3): a trailing slash is another issuer")
+		assert.Equal(t, "Issuer", fe.Field)
 	})
 }
 

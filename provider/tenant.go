@@ -25,8 +25,11 @@ type TenantOptions struct {
 	// for others, a fake in tests).
 	BaseURL string
 	// HTTPClient is used for the request. If nil, a client with a
-	// 30-second timeout is used.
+	// 30-second timeout is used. Redirects are followed only on the same
+	// host and never down to http.
 	HTTPClient *http.Client
+	// AllowInsecureHTTP accepts a plain-http BaseURL: for tests only.
+	AllowInsecureHTTP bool
 }
 
 // FindTenant returns the tenant ID (a GUID) of the Microsoft 365 tenant
@@ -46,10 +49,14 @@ func FindTenant(ctx context.Context, domain string, opts TenantOptions) (string,
 	if base == "" {
 		base = "https://login.microsoftonline.com"
 	}
+	if err := checkURLOpt("BaseURL", base, true, opts.AllowInsecureHTTP); err != nil {
+		return "", err
+	}
 	hc := opts.HTTPClient
 	if hc == nil {
 		hc = oauthflow.DefaultClient()
 	}
+	hc = oauthflow.GuardRedirects(hc, opts.AllowInsecureHTTP)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(base, "/")+"/"+url.PathEscape(domain)+"/v2.0/.well-known/openid-configuration", nil)
 	if err != nil {
 		return "", &FieldError{Field: "BaseURL", Problem: "is not a URL", Err: err}
@@ -66,15 +73,15 @@ func FindTenant(ctx context.Context, domain string, opts TenantOptions) (string,
 		Issuer string `json:"issuer"`
 	}
 	if err := json.Unmarshal(body, &doc); err != nil {
-		return "", fmt.Errorf("provider: the OpenID configuration of %s is not JSON: %w", domain, err)
+		return "", fmt.Errorf("provider: the OpenID configuration of %s is not a JSON object: check BaseURL", domain)
 	}
 	u, err := url.Parse(doc.Issuer)
 	if err != nil {
-		return "", fmt.Errorf("provider: the issuer %q of %s is not a URL: %w", doc.Issuer, domain, err)
+		return "", fmt.Errorf("provider: the issuer in the OpenID configuration of %s is not a URL: check BaseURL", domain)
 	}
 	tid, _, _ := strings.Cut(strings.TrimPrefix(u.Path, "/"), "/")
 	if !isGUID(tid) {
-		return "", fmt.Errorf("provider: the issuer %q of %s carries no tenant ID", doc.Issuer, domain)
+		return "", fmt.Errorf("provider: the issuer in the OpenID configuration of %s carries no tenant ID: check BaseURL", domain)
 	}
 	return tid, nil
 }

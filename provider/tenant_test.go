@@ -34,7 +34,7 @@ func saKey(t *testing.T) []byte {
 // entra serves tenant OpenID configurations for contoso.example the way
 // login.microsoftonline.com does.
 func entra(t *testing.T, issuer string) *httptest.Server {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		switch r.URL.Path {
 		case "/contoso.example/v2.0/.well-known/openid-configuration":
@@ -73,13 +73,21 @@ func TestFindTenant(t *testing.T) {
 	}
 
 	noGUID := entra(t, "https://login.microsoftonline.com/common/v2.0")
-	_, err = provider.FindTenant(context.Background(), "contoso.example", provider.TenantOptions{BaseURL: noGUID.URL})
+	_, err = provider.FindTenant(context.Background(), "contoso.example", provider.TenantOptions{BaseURL: noGUID.URL, HTTPClient: noGUID.Client()})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "no tenant ID")
 
 	_, err = provider.FindTenant(context.Background(), "contoso.example", provider.TenantOptions{BaseURL: "http://127.0.0.1:1"})
+	require.ErrorIs(t, err, provider.ErrInsecureURL, "a plain-http base URL needs the explicit opt-in")
+	_, err = provider.FindTenant(context.Background(), "contoso.example", provider.TenantOptions{BaseURL: "http://127.0.0.1:1", AllowInsecureHTTP: true})
 	require.Error(t, err)
 	assert.NotErrorIs(t, err, provider.ErrTenantNotFound)
+	assert.NotErrorIs(t, err, provider.ErrInsecureURL)
+
+	away := httptest.NewTLSServer(http.RedirectHandler("https://login.evil.example/x", http.StatusFound))
+	defer away.Close()
+	_, err = provider.FindTenant(context.Background(), "contoso.example", provider.TenantOptions{BaseURL: away.URL, HTTPClient: away.Client()})
+	require.ErrorIs(t, err, provider.ErrInsecureURL, "no redirect to another host")
 }
 
 func TestFindTenantAgainstFakeEntra(t *testing.T) {

@@ -169,7 +169,8 @@ func TestStateStore(t *testing.T) {
 	require.NoError(t, err)
 	ctx := context.Background()
 	p := &oauth2client.Pending{Connection: "m365", Account: "acct", MAC: []byte{1, 2, 3}, Verifier: "verifier-1",
-		Session: []byte{4, 5}, ReturnTo: "/done", RequireUsername: "a@example.com", Expires: now.Add(10 * time.Minute)}
+		Session: []byte{4, 5}, ReturnTo: "/done", RequireUsername: "a@example.com", Expires: now.Add(10 * time.Minute),
+		RequireTenant: "11111111-1111-4111-8111-111111111111", RequireDomain: "corp.example", Nonce: "nonce-1"}
 	require.NoError(t, s.Put(ctx, "id-1", p))
 	assert.ErrorContains(t, s.Put(ctx, "id-1", p), "collision")
 
@@ -186,6 +187,9 @@ func TestStateStore(t *testing.T) {
 	assert.Equal(t, p.Session, got.Session)
 	assert.Equal(t, p.ReturnTo, got.ReturnTo)
 	assert.Equal(t, p.RequireUsername, got.RequireUsername)
+	assert.Equal(t, p.RequireTenant, got.RequireTenant)
+	assert.Equal(t, p.RequireDomain, got.RequireDomain)
+	assert.Equal(t, p.Nonce, got.Nonce, "the nonce must survive the store, or the id_token's nonce goes unchecked")
 	assert.True(t, p.Expires.Equal(got.Expires))
 
 	_, err = s.Take(ctx, "id-1")

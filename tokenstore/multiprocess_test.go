@@ -90,8 +90,16 @@ func openStore(db *sql.DB, cfg childConfig) (oauth2client.TokenStore, error) {
 }
 
 func newGeneric(cfg childConfig, hc *http.Client) (*provider.Generic, error) {
+	// The parent talks to the fake over TLS and validates its id_tokens;
+	// the children refresh through a plain-HTTP loopback proxy (the
+	// explicit opt-in), where an id_token would need a signature the
+	// fake does not make, so they take no identity from them.
+	issuer, insecure := strings.TrimSuffix(cfg.TokenURL, "/oauth2/v2.0/token")+"/v2.0", false
+	if !strings.HasPrefix(cfg.TokenURL, "https://") {
+		issuer, insecure = "", true
+	}
 	return provider.NewGeneric(provider.GenericConfig{
-		Name: "entra", AuthURL: cfg.AuthURL, TokenURL: cfg.TokenURL,
+		Name: "entra", AuthURL: cfg.AuthURL, TokenURL: cfg.TokenURL, Issuer: issuer, AllowInsecureHTTP: insecure,
 		ClientID: cfg.ClientID, ClientSecret: oauth2client.Secret(cfg.ClientSecret),
 		Scopes: mpScopes, UsernameClaim: "preferred_username", HTTPClient: hc,
 		Mail: oauth2client.MailService{

@@ -117,6 +117,7 @@ func newFakeIdP(o options, redirect string) (*fakeIdP, error) {
 			AuthURL:      g.AuthURL(), // Google's endpoints by default; here the fake
 			TokenURL:     g.TokenURL(),
 			RevokeURL:    g.RevokeURL(),
+			Issuer:       g.Issuer(), // the iss of the fake's id_tokens
 			HTTPClient:   hc(g.Client()),
 		})
 		if err != nil {

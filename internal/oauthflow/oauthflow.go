@@ -129,6 +129,12 @@ func Error(provider, op string, err error, classify Classifier, now time.Time) *
 		return pe
 	}
 	out := &oauth2client.ProviderError{Provider: provider, Op: op}
+	if errors.Is(err, ErrInsecureURL) {
+		out.Err, out.Class = ErrInsecureURL, oauth2client.ClassConfig
+		out.Description = "the provider redirected to another host or to plain http, which is refused"
+		out.Remedy = "configure the provider's final https URLs (the issuer and endpoints as the server names them)"
+		return out
+	}
 	var re *oauth2.RetrieveError
 	if !errors.As(err, &re) {
 		out.Err = err
@@ -288,4 +294,67 @@ func (c *capture) RoundTrip(r *http.Request) (*http.Response, error) {
 		c.mu.Unlock()
 	}
 	return resp, err
+}
+
+// ErrInsecureURL is wrapped by the errors about a URL refused for its
+// transport: plain http where https is required, or a redirect to
+// another host or from https down to http.
+var ErrInsecureURL = errors.New("insecure URL refused (plain http, or a redirect to another host or down to http)")
+
+// CheckURL validates an absolute URL the library will send requests
+// to: https (or http when allowHTTP), a host, no user information and no
+// fragment. field names it in the error, which wraps [ErrInsecureURL] for
+// a plain-http URL. The URL's value is not quoted when quote is false
+// (values that came from a server).
+func CheckURL(field, v string, allowHTTP, quote bool) error {
+	shown := ""
+	if quote {
+		shown = fmt.Sprintf(" %q", v)
+	}
+	u, err := url.Parse(v)
+	if err != nil || !u.IsAbs() || u.Host == "" || u.Opaque != "" {
+		return fmt.Errorf("%s%s is not an absolute https URL", field, shown)
+	}
+	switch {
+	case u.User != nil:
+		return fmt.Errorf("%s%s carries user information (user@host): remove it", field, shown)
+	case u.Fragment != "" || strings.Contains(v, "#"):
+		return fmt.Errorf("%s%s has a fragment ('#'): remove it", field, shown)
+	case u.Scheme == "https":
+		return nil
+	case u.Scheme == "http" && allowHTTP:
+		return nil
+	case u.Scheme == "http":
+		return fmt.Errorf("%s%s uses plain http: %w; use https (plain http is only for tests, with the AllowInsecureHTTP option)", field, shown, ErrInsecureURL)
+	}
+	return fmt.Errorf("%s%s is not an https URL", field, shown)
+}
+
+// GuardRedirects returns a copy of hc that follows a redirect only to
+// the same host (and port) as the original request and never from https
+// down to http, nor to http at all unless allowHTTP; a refused redirect
+// fails the request with an error wrapping [ErrInsecureURL]. hc's own
+// CheckRedirect, if any, still applies after these checks.
+func GuardRedirects(hc *http.Client, allowHTTP bool) *http.Client {
+	c := *hc
+	prev := hc.CheckRedirect
+	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		first, last := via[0].URL, via[len(via)-1].URL
+		switch {
+		case !strings.EqualFold(req.URL.Host, first.Host):
+			return fmt.Errorf("redirect to another host: %w", ErrInsecureURL)
+		case last.Scheme == "https" && req.URL.Scheme != "https":
+			return fmt.Errorf("redirect from https down to %s: %w", req.URL.Scheme, ErrInsecureURL)
+		case req.URL.Scheme != "https" && !allowHTTP:
+			return fmt.Errorf("redirect to plain http: %w", ErrInsecureURL)
+		}
+		if prev != nil {
+			return prev(req, via)
+		}
+		return nil
+	}
+	return &c
 }
