@@ -565,6 +565,7 @@ func (c *Client) Disconnect(ctx context.Context, account string) error {
 	if p, perr := c.Connection(rec.Connection); perr == nil {
 		if r, ok := p.(Revoker); ok && !rec.AppOnly {
 			if err := r.Revoke(ctx, &rec.Grant); err != nil {
+				err = ScrubError(err, grantSecrets(&rec.Grant)...)
 				revokeErr = fmt.Errorf("oauth2client: revoking the grant of account %q (tokens deleted anyway): %w", account, err)
 			}
 		}

@@ -293,6 +293,7 @@ func (h *callbackHandler) complete(r *http.Request) (*Authorization, error) {
 	defer cancel()
 	g, err := p.Exchange(ctx, ExchangeRequest{Code: Secret(code), CodeVerifier: pend.Verifier, RedirectURI: c.redirect})
 	if err != nil {
+		err = ScrubError(err, Secret(code), pend.Verifier) // the provider may have echoed the request
 		status := http.StatusBadGateway
 		if ClassOf(err) == ClassTransient {
 			status = http.StatusServiceUnavailable

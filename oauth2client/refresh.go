@@ -245,6 +245,9 @@ func (c *Client) renew(ctx context.Context, account string, stale Secret) (*Toke
 		g, err = p.Refresh(ctx, &rec.Grant)
 	}
 	if err != nil {
+		// Scrubbed before it is returned, logged, handed to a hook or
+		// stored: the provider may have echoed the request.
+		err = ScrubError(err, grantSecrets(&rec.Grant)...)
 		return c.refreshFailed(ctx, e, rec, stale, err)
 	}
 	next := rec.Clone()

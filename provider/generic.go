@@ -284,18 +284,18 @@ func (p *Generic) AuthCodeURL(_ context.Context, req oauth2client.AuthRequest) (
 // endpoint's answer; without either the exchange fails with a
 // configuration error, since the grant must name its mailbox.
 func (p *Generic) Exchange(ctx context.Context, req oauth2client.ExchangeRequest) (*oauth2client.Grant, error) {
-	hc, captured := oauthflow.Capture(p.hc)
-	tok, err := p.oauth2Config(req.RedirectURI).Exchange(oauthflow.Context(ctx, hc), req.Code.Reveal(),
+	call := oauthflow.Begin(p.hc, p.cfg.ClientSecret.Reveal(), req.Code.Reveal(), req.CodeVerifier.Reveal())
+	tok, err := p.oauth2Config(req.RedirectURI).Exchange(oauthflow.Context(ctx, call.Client), req.Code.Reveal(),
 		oauth2.VerifierOption(req.CodeVerifier.Reveal()))
 	if err != nil {
-		return nil, p.err("exchange", err, captured())
+		return nil, call.Fail(p.cfg.Name, "exchange", err, nil, p.cfg.Now())
 	}
 	g := p.grant(tok)
 	g.Identity = p.idTokenIdentity(tok)
 	if g.Identity.Username == "" && p.cfg.UserinfoURL != "" {
 		id, err := p.userinfo(ctx, tok.AccessToken)
 		if err != nil {
-			return nil, err
+			return nil, oauthflow.Scrub(err, call.Secrets) // the code and verifier, as well as the access token
 		}
 		if id.Subject == "" {
 			id.Subject = g.Identity.Subject
@@ -317,10 +317,10 @@ func (p *Generic) Refresh(ctx context.Context, g *oauth2client.Grant) (*oauth2cl
 		return nil, &oauth2client.ProviderError{Provider: p.cfg.Name, Op: "refresh", Class: oauth2client.ClassReauth,
 			Description: "the grant has no refresh token", Err: oauth2client.ErrReauthRequired, Remedy: "connect the account again"}
 	}
-	hc, captured := oauthflow.Capture(p.hc)
-	tok, err := p.oauth2Config("").TokenSource(oauthflow.Context(ctx, hc), &oauth2.Token{RefreshToken: g.RefreshToken.Reveal()}).Token()
+	call := oauthflow.Begin(p.hc, p.cfg.ClientSecret.Reveal(), g.RefreshToken.Reveal(), g.AccessToken.Reveal())
+	tok, err := p.oauth2Config("").TokenSource(oauthflow.Context(ctx, call.Client), &oauth2.Token{RefreshToken: g.RefreshToken.Reveal()}).Token()
 	if err != nil {
-		return nil, p.err("refresh", err, captured())
+		return nil, call.Fail(p.cfg.Name, "refresh", err, nil, p.cfg.Now())
 	}
 	ng := p.grant(tok)
 	if ng.RefreshToken.IsZero() {
@@ -354,7 +354,7 @@ func (p *Generic) Revoke(ctx context.Context, g *oauth2client.Grant) error {
 		return &oauth2client.ProviderError{Provider: p.cfg.Name, Op: "revoke", Class: oauth2client.ClassConfig, Err: err}
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	_, err = oauthflow.Do(p.hc, req, p.cfg.Name, "revoke", nil, p.cfg.Now())
+	_, err = oauthflow.Do(p.hc, req, p.cfg.Name, "revoke", nil, p.cfg.Now(), g.RefreshToken.Reveal(), g.AccessToken.Reveal())
 	var pe *oauth2client.ProviderError
 	if errors.As(err, &pe) && pe.Code == "invalid_token" {
 		return nil // already invalid: the goal is reached (RFC 7009 §2.2)
@@ -398,11 +398,4 @@ func (p *Generic) userinfo(ctx context.Context, accessToken string) (oauth2clien
 			Description: "the userinfo answer is not JSON", Err: err, Remedy: "check UserinfoURL"}
 	}
 	return oauth2client.Identity{Username: oauthflow.String(c, p.cfg.UsernameClaim), Subject: oauthflow.String(c, "sub")}, nil
-}
-
-func (p *Generic) err(op string, err, transport error) error {
-	if transport != nil {
-		err = transport
-	}
-	return oauthflow.Error(p.cfg.Name, op, err, nil, p.cfg.Now())
 }
