@@ -236,7 +236,7 @@ type Call struct {
 	// Client is the HTTP client to pass to x/oauth2 (with [Context]).
 	Client *http.Client
 	// Secrets holds the secrets sent so far, and those given to [Begin].
-	Secrets *scrub.Set
+	Secrets   *scrub.Set
 	transport func() error
 }
 
