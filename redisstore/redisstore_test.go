@@ -267,3 +267,9 @@ func TestTwoInstancesShareTheFlow(t *testing.T) {
 	wg.Wait()
 	assert.Equal(t, before+1, entra.TokenRequests("refresh_token"), "two instances, one Redis: one refresh")
 }
+
+// TestTokenStoreEncryptedTamper edits every field of an encrypted record
+// in Redis and expects the tamper error.
+func TestTokenStoreEncryptedTamper(t *testing.T) {
+	storetest.Tamper(t, func(t *testing.T) oauth2client.TokenStore { return newTokenStore(t, openRedis(t)) })
+}
