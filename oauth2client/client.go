@@ -50,6 +50,12 @@ type Config struct {
 	// [MemoryStateStore] is used: see [StateStore] for applications with
 	// several instances.
 	States StateStore
+	// StateLimits bound the pending authorizations of the in-memory
+	// [MemoryStateStore] used when States is nil (a shared StateStore has
+	// its own configuration). The zero value means
+	// [DefaultMaxPending] in total and [DefaultMaxPendingPerSession] per
+	// browser session.
+	StateLimits StateLimits
 	// Logger receives structured logs (never a token or secret). If nil,
 	// nothing is logged.
 	Logger *slog.Logger
@@ -237,7 +243,7 @@ func New(cfg Config) (*Client, error) {
 	}
 	c.sched.init()
 	if c.states == nil {
-		c.states = NewMemoryStateStore(c.now)
+		c.states = NewMemoryStateStoreWithLimits(c.now, cfg.StateLimits)
 	}
 	if c.log == nil {
 		c.log = slog.New(slog.NewTextHandler(io.Discard, nil))
