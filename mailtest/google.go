@@ -65,6 +65,11 @@ type GoogleOptions struct {
 	IssuerParameter bool
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Echo, if set, makes every error answer of the token and revocation
+	// endpoints repeat what it returns for the request (inside the JSON
+	// error description, or at the end of an HTML body), like a provider
+	// or proxy that echoes requests.
+	Echo func(r *http.Request) string
 }
 
 // GoogleFailure is an error the fake's token endpoint returns once.
@@ -295,9 +300,9 @@ func (g *Google) serve(w http.ResponseWriter, r *http.Request) {
 	case r.URL.Path == "/o/oauth2/v2/auth" && r.Method == http.MethodGet:
 		g.authorize(w, r)
 	case r.URL.Path == "/token" && r.Method == http.MethodPost:
-		g.token(w, r)
+		withEcho(w, r, g.opts.Echo, func(w http.ResponseWriter) { g.token(w, r) })
 	case r.URL.Path == "/revoke" && r.Method == http.MethodPost:
-		g.revoke(w, r)
+		withEcho(w, r, g.opts.Echo, func(w http.ResponseWriter) { g.revoke(w, r) })
 	case r.URL.Path == "/userinfo" && r.Method == http.MethodGet:
 		g.userinfo(w, r)
 	default:
