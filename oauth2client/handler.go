@@ -367,11 +367,10 @@ func (h *callbackHandler) complete(r *http.Request) (*Authorization, error) {
 	if pend.RequireUsername != "" && !sameUser(pend.RequireUsername, g.Identity.Username) {
 		return fail(http.StatusForbidden, ErrIdentityMismatch)
 	}
-	rec, err := c.storeGrant(ctx, pend.Connection, pend.Account, g)
+	rec, _, err := c.storeGrant(ctx, pend.Connection, pend.Account, g)
 	if err != nil {
 		return fail(http.StatusServiceUnavailable, err)
 	}
-	c.publish(rec, c.renewAt(&rec.Grant))
 	c.log.LogAttrs(ctx, slog.LevelInfo, "oauth2client: account authorized",
 		slog.String("connection", pend.Connection), slog.String("account", pend.Account))
 	c.log.LogAttrs(ctx, slog.LevelDebug, "oauth2client: stored grant",

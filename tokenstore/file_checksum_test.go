@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/oauth2mail/oauth2mail/oauth2client"
 	"github.com/oauth2mail/oauth2mail/tokenstore"
 	"github.com/oauth2mail/oauth2mail/tokenstore/storetest"
 )
@@ -35,6 +36,7 @@ func TestFileChecksum(t *testing.T) {
 			if !assert.ErrorIs(t, err, tokenstore.ErrCorrupt, "byte %d flipped by %#x went unnoticed: %+v", i, bit, rec) {
 				return
 			}
+			require.ErrorIs(t, err, oauth2client.ErrUnreadable)
 		}
 	}
 	require.NoError(t, os.WriteFile(files[0], good, 0o600))

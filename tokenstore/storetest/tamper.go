@@ -75,6 +75,7 @@ func Tamper(t *testing.T, newInner func(t *testing.T) oauth2client.TokenStore) {
 				return
 			}
 			assert.ErrorIs(t, err, tokenstore.ErrTampered)
+			assert.ErrorIs(t, err, oauth2client.ErrUnreadable)
 			assert.Equal(t, tc.field, de.Field)
 			assert.NotContains(t, err.Error(), "planted")
 		})
