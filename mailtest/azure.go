@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -80,6 +81,11 @@ type AzureOptions struct {
 	// it to play a directory that lies: another iss, aud or tid, an
 	// expired token, a foreign tenant's user named like a victim.
 	IDTokenClaims func(claims map[string]any)
+	// Echo, if set, makes every error answer of the token endpoint
+	// repeat what it returns for the request (see withEcho in echo.go:
+	// inside the error description, before the trace lines), like a
+	// provider or proxy that echoes requests.
+	Echo func(r *http.Request) string
 }
 
 // AzureError is an Entra error answer, for [AzureOptions.Fail].
@@ -95,6 +101,10 @@ type AzureError struct {
 	Description string
 	// RetryAfter, if positive, is sent as a Retry-After header.
 	RetryAfter time.Duration
+	// Body, if set, is sent as is (text/plain) instead of Entra's error
+	// JSON, with Status, which may be 200: a proxy's page, or an answer
+	// that is not JSON.
+	Body string
 }
 
 // Azure is a fake Microsoft Entra ID (v2.0 endpoints), served over TLS on
@@ -413,7 +423,7 @@ func (a *Azure) serve(w http.ResponseWriter, r *http.Request) {
 	case rest == "oauth2/v2.0/authorize" && r.Method == http.MethodGet:
 		a.authorize(w, r, tenant)
 	case rest == "oauth2/v2.0/token" && r.Method == http.MethodPost:
-		a.token(w, r, tenant)
+		withEcho(w, r, a.opts.Echo, func(w http.ResponseWriter) { a.token(w, r, tenant) })
 	case rest == "oauth2/v2.0/devicecode" && r.Method == http.MethodPost:
 		a.deviceCode(w, r, tenant)
 	default:
@@ -583,6 +593,15 @@ func (a *Azure) token(w http.ResponseWriter, r *http.Request, tenant string) {
 			}
 			if e.RetryAfter > 0 {
 				w.Header().Set("Retry-After", fmt.Sprint(int(e.RetryAfter.Seconds())))
+			}
+			if e.Body != "" {
+				if e.Status == 0 {
+					status = http.StatusOK
+				}
+				w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+				w.WriteHeader(status)
+				_, _ = io.WriteString(w, e.Body)
+				return
 			}
 			a.fail(w, status, oauthErr, e.Code, e.Description)
 			return

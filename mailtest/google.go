@@ -87,6 +87,11 @@ type GoogleOptions struct {
 	// UserinfoClaims, if set, may change the userinfo answer (another
 	// sub, say).
 	UserinfoClaims func(claims map[string]any)
+	// Echo, if set, makes every error answer of the token and revocation
+	// endpoints repeat what it returns for the request (inside the JSON
+	// error description, or at the end of an HTML body), like a provider
+	// or proxy that echoes requests.
+	Echo func(r *http.Request) string
 }
 
 // GoogleFailure is an error the fake's token endpoint returns once.
@@ -340,9 +345,9 @@ func (g *Google) serve(w http.ResponseWriter, r *http.Request) {
 	case r.URL.Path == "/o/oauth2/v2/auth" && r.Method == http.MethodGet:
 		g.authorize(w, r)
 	case r.URL.Path == "/token" && r.Method == http.MethodPost:
-		g.token(w, r)
+		withEcho(w, r, g.opts.Echo, func(w http.ResponseWriter) { g.token(w, r) })
 	case r.URL.Path == "/revoke" && r.Method == http.MethodPost:
-		g.revoke(w, r)
+		withEcho(w, r, g.opts.Echo, func(w http.ResponseWriter) { g.revoke(w, r) })
 	case r.URL.Path == "/userinfo" && r.Method == http.MethodGet:
 		g.userinfo(w, r)
 	case r.URL.Path == "/oauth2/v3/certs" && r.Method == http.MethodGet:

@@ -457,9 +457,18 @@ func (c *Client) callProvider(ctx context.Context, rec *Record) (*Grant, error) 
 		if !ok {
 			return nil, fmt.Errorf("oauth2client: account %q: connection %q: %w", rec.Account, rec.Connection, ErrAppOnlyUnsupported)
 		}
-		return ap.AppToken(ctx, rec.Identity.Username)
+		g, err := ap.AppToken(ctx, rec.Identity.Username)
+		return g, scrubProviderErr(err, rec)
 	}
-	return p.Refresh(ctx, &rec.Grant)
+	g, err := p.Refresh(ctx, &rec.Grant)
+	return g, scrubProviderErr(err, rec)
+}
+
+// scrubProviderErr removes rec's secrets from a provider's error before
+// it is returned, logged, handed to a hook or stored: the provider may
+// have echoed the request.
+func scrubProviderErr(err error, rec *Record) error {
+	return ScrubError(err, grantSecrets(&rec.Grant)...)
 }
 
 // merge returns rec with g's tokens, keeping what g does not repeat.

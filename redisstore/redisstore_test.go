@@ -312,6 +312,59 @@ func TestTwoInstancesShareTheFlow(t *testing.T) {
 	assert.Equal(t, before+1, entra.TokenRequests("refresh_token"), "two instances, one Redis: one refresh")
 }
 
+// TestTokenStoreEncryptedTamper edits every field of an encrypted record
+// in Redis and expects the tamper error.
+func TestTokenStoreEncryptedTamper(t *testing.T) {
+	storetest.Tamper(t, func(t *testing.T) oauth2client.TokenStore { return newTokenStore(t, openRedis(t)) })
+}
+
+// TestStateStoreLimits: the pending authorizations are capped in total
+// and per browser session, across instances; completed and lapsed ones
+// free their place.
+func TestStateStoreLimits(t *testing.T) {
+	cfg := openRedis(t)
+	now := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
+	cfg.Now = func() time.Time { return now }
+	cfg.StateLimits = oauth2client.StateLimits{MaxPending: 4, MaxPerSession: 2}
+	a, err := redisstore.NewStateStore(cfg)
+	require.NoError(t, err)
+	b, err := redisstore.NewStateStore(cfg) // a second instance
+	require.NoError(t, err)
+	ctx := context.Background()
+	pend := func(session string) *oauth2client.Pending {
+		p := &oauth2client.Pending{Connection: "m365", Account: "acct", MAC: []byte{1}, Verifier: "v", Expires: now.Add(10 * time.Minute)}
+		if session != "" {
+			p.Session = []byte(session)
+		}
+		return p
+	}
+	require.NoError(t, a.Put(ctx, "s1-a", pend("s1")))
+	require.NoError(t, b.Put(ctx, "s1-b", pend("s1")))
+	err = a.Put(ctx, "s1-c", pend("s1"))
+	var le *oauth2client.PendingLimitError
+	require.ErrorAs(t, err, &le)
+	assert.True(t, le.Session)
+	assert.Equal(t, 2, le.Limit)
+	assert.ErrorIs(t, err, oauth2client.ErrTooManyPending)
+	exists, err := cfg.Client.Exists(ctx, cfg.Prefix+"state:s1-c").Result()
+	require.NoError(t, err)
+	assert.Zero(t, exists, "a refused authorization is not stored")
+
+	_, err = a.Take(ctx, "s1-a")
+	require.NoError(t, err)
+	require.NoError(t, b.Put(ctx, "s1-c", pend("s1")), "a completed authorization frees its place")
+
+	require.NoError(t, a.Put(ctx, "none-1", pend("")))
+	require.NoError(t, a.Put(ctx, "none-2", pend("")))
+	err = b.Put(ctx, "none-3", pend(""))
+	require.ErrorAs(t, err, &le)
+	assert.False(t, le.Session)
+	assert.Equal(t, 4, le.Limit)
+
+	now = now.Add(11 * time.Minute)
+	require.NoError(t, b.Put(ctx, "later", pend("")), "lapsed authorizations no longer count")
+}
+
 // A record written before the store-wide version counter existed (an
 // older redisstore) has a version the counter has not reached: the next
 // write still raises it, and versions keep growing after a Delete.
