@@ -8,6 +8,10 @@
 // failures (IMAP [UNAVAILABLE], SMTP 454) match [oauth2client.ErrTransient]
 // instead of looking like a bad token.
 //
+// [DialIMAP] and [DialSMTP] also open the connection: to the server the
+// account's connection names, secured as it says, with the context
+// bounding the dial, the TLS handshake, the greeting and the login.
+//
 // This package imports go-imap and go-smtp; the core packages do not.
 // Import it only if you use those clients.
 package mailauth
