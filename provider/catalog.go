@@ -51,8 +51,11 @@ func (e *FieldError) Is(target error) bool { return target == ErrConfig }
 // Settings are what a groupware's settings page stores for one
 // connection to an identity provider: a flat record, safe to keep as
 // JSON in a table (the secrets print as [oauth2client.Redacted] but are
-// encoded in clear: protect the column). Which fields matter depends on
-// Kind; the others are ignored.
+// encoded in clear: protect the column). Every field has one snake_case
+// JSON name, and the mail servers read
+// {"host":"imap.example.net","port":993,"security":"tls"} with security
+// "tls", "starttls" or "none" (see [Settings.UnmarshalJSON] for errors).
+// Which fields matter depends on Kind; the others are ignored.
 type Settings struct {
 	// Kind is "azure", "google" or "generic".
 	Kind string `json:"kind"`
