@@ -47,8 +47,8 @@ func TestSettingsJSONRoundTrip(t *testing.T) {
 		"generic":     v["generic"],
 		"generic full": {Kind: provider.KindGeneric, Name: "corp", ClientID: "c", ClientSecret: "s", AuthURL: "https://id.example.net/auth",
 			TokenURL: "https://id.example.net/token", RevokeURL: "https://id.example.net/revoke", UsernameClaim: "preferred_username",
-			IMAP:       oauth2client.ServerAddr{Host: "imap.example.net", Port: 143, Security: oauth2client.SecuritySTARTTLS},
-			SMTP:       smtp, Mechanisms: []string{"OAUTHBEARER"}, ServerSavesSent: true},
+			IMAP: oauth2client.ServerAddr{Host: "imap.example.net", Port: 143, Security: oauth2client.SecuritySTARTTLS},
+			SMTP: smtp, Mechanisms: []string{"OAUTHBEARER"}, ServerSavesSent: true},
 	}
 	var c provider.Catalog
 	for name, s := range kinds {
