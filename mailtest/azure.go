@@ -228,7 +228,9 @@ func NewAzure(opts AzureOptions) (*Azure, error) {
 	a := &Azure{opts: opts, key: key, ledger: NewLedger(opts.Now),
 		codes: map[string]*azCode{}, rts: map[string]*azRT{}, requests: map[string]int{},
 		byTenant: map[[2]string]int{}, devices: map[string]*azDevice{}}
-	a.srv = httptest.NewTLSServer(http.HandlerFunc(a.serve))
+	if a.srv, err = newTLSServer(http.HandlerFunc(a.serve)); err != nil {
+		return nil, err
+	}
 	return a, nil
 }
 
@@ -236,7 +238,8 @@ func NewAzure(opts AzureOptions) (*Azure, error) {
 // authority of a tenant is URL()+"/"+tenant.
 func (a *Azure) URL() string { return a.srv.URL }
 
-// Client returns an HTTP client that trusts the fake's certificate.
+// Client returns an HTTP client that trusts the fake's certificate, and
+// no other: each fake has a certificate of its own.
 func (a *Azure) Client() *http.Client { return a.srv.Client() }
 
 // Close shuts the fake down.

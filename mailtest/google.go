@@ -162,7 +162,9 @@ func NewGoogle(opts GoogleOptions) (*Google, error) {
 	}
 	g := &Google{opts: opts, key: key, ledger: NewLedger(opts.Now), codes: map[string]*gCode{},
 		rts: map[string]*gGrant{}, ats: map[string]*gGrant{}, consented: map[string]bool{}, requests: map[string]int{}}
-	g.srv = httptest.NewTLSServer(http.HandlerFunc(g.serve))
+	if g.srv, err = newTLSServer(http.HandlerFunc(g.serve)); err != nil {
+		return nil, err
+	}
 	return g, nil
 }
 
@@ -178,7 +180,8 @@ func (g *Google) TokenURL() string { return g.srv.URL + "/token" }
 // RevokeURL returns the revocation endpoint.
 func (g *Google) RevokeURL() string { return g.srv.URL + "/revoke" }
 
-// Client returns an HTTP client that trusts the fake's certificate.
+// Client returns an HTTP client that trusts the fake's certificate, and
+// no other: each fake has a certificate of its own.
 func (g *Google) Client() *http.Client { return g.srv.Client() }
 
 // Close shuts the fake down.
