@@ -53,7 +53,8 @@
 //
 // The default [StateStore] is in process memory: behind a load balancer,
 // route the callback to the instance that started the flow or plug in a
-// shared StateStore (redisstore's, or your own). Use a shared TokenStore
+// shared StateStore (redisstore's, tokenstore.SQLStateStore, or your own,
+// tested with storetest.RunStateStore). Use a shared TokenStore
 // (tokenstore's SQL store or redisstore's) so that refreshes are
 // coordinated across instances.
 package oauth2client
