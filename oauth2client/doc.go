@@ -57,4 +57,14 @@
 // tested with storetest.RunStateStore). Use a shared TokenStore
 // (tokenstore's SQL store or redisstore's) so that refreshes are
 // coordinated across instances.
+//
+// # Users, accounts and host names
+//
+// Accounts are keys the application chooses; the Client knows nothing of
+// its users. Keep a user → account table of your own (written from
+// [Authorization].Account on success, cleared on [Client.Disconnect]) to
+// list one user's mailboxes; [Lister] enumerates every account, for the
+// scheduler and admin pages. A Client has one [Config].RedirectURL: with
+// per-customer host names, serve the callback on one shared host or build
+// one Client per host (see Config.RedirectURL).
 package oauth2client
