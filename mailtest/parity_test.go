@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -112,4 +113,37 @@ func TestAzureRevokeSessions(t *testing.T) {
 	require.NoError(t, mailtest.Connect(ctx, c, entra, "m365", "a", &oauth2client.AuthOptions{LoginHint: alice}))
 	_, err = c.Refresh(ctx, "a")
 	assert.NoError(t, err, "signing in again works")
+}
+
+// TestAzureSecretExpiry checks what README's "Secret expiry" says: an
+// expired secret fails the refresh with AADSTS7000222, class admin, and
+// the account keeps its tokens and is not marked for a new sign-in.
+func TestAzureSecretExpiry(t *testing.T) {
+	clock := mailtest.NewClock(time.Now())
+	entra, err := mailtest.NewAzure(mailtest.AzureOptions{RedirectURIs: []string{parityCallback}, Now: clock.Now})
+	require.NoError(t, err)
+	t.Cleanup(entra.Close)
+	p, err := (provider.Catalog{HTTPClient: entra.Client(), Now: clock.Now}).Build(context.Background(), entra.Settings())
+	require.NoError(t, err)
+	store := tokenstore.NewMemory()
+	c, err := oauth2client.New(oauth2client.Config{RedirectURL: parityCallback, Store: store, Clock: clock})
+	require.NoError(t, err)
+	require.NoError(t, c.SetConnection("m365", p))
+	ctx := context.Background()
+	require.NoError(t, mailtest.Connect(ctx, c, entra, "m365", "a", nil))
+
+	entra.FailNext(7000222)
+	_, err = c.Refresh(ctx, "a")
+	require.Error(t, err)
+	assert.Equal(t, oauth2client.ClassAdmin, oauth2client.ClassOf(err))
+	assert.Contains(t, err.Error(), "(fix: create a new client secret")
+	assert.Contains(t, err.Error(), "azure: refresh: invalid_client AADSTS7000222: The provided client secret keys for app are expired.")
+	assert.NotErrorIs(t, err, oauth2client.ErrReauthRequired)
+	rec, err := store.Load(ctx, "a")
+	require.NoError(t, err)
+	assert.NotEqual(t, oauth2client.StatusNeedsReauth, rec.Status)
+
+	clock.Advance(time.Minute) // past the retry back-off
+	_, err = c.Refresh(ctx, "a")
+	assert.NoError(t, err, "with a valid secret again, the stored tokens refresh")
 }
