@@ -3,9 +3,11 @@ package tokenstore
 import (
 	"context"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/oauth2mail/oauth2mail/oauth2client"
@@ -41,6 +43,12 @@ type SQLStateConfig struct {
 	// statement, but concurrent Puts in several instances may overshoot
 	// the cap by a few. Zero means no cap.
 	MaxPending int
+	// MaxPendingPerSession, if positive, caps the authorizations pending
+	// at once for one browser session (Pending.Session), so that one
+	// visitor cannot use up MaxPending: Put returns an error wrapping
+	// [ErrTooManyPending] beyond it. Authorizations started without a
+	// session are not counted. Zero means no cap.
+	MaxPendingPerSession int
 }
 
 // SQLStateStore is an [oauth2client.StateStore] in a SQL database
@@ -66,7 +74,8 @@ type SQLStateStore struct {
 	table   string
 	now     func() time.Time
 	max     int
-	q       struct{ put, putCapped, take, used, sweep string }
+	perSess int
+	q       struct{ put, take, used, sweep, sessionCount string }
 }
 
 // NewSQLStateStore returns a state store over cfg.DB. It does not touch
@@ -85,20 +94,23 @@ func NewSQLStateStore(cfg SQLStateConfig) (*SQLStateStore, error) {
 	if !identifier.MatchString(table) {
 		return nil, fmt.Errorf("tokenstore: SQLStateConfig.Table %q is not a plain identifier: use letters, digits and underscores, starting with a letter, at most 48 characters", table)
 	}
-	if cfg.MaxPending < 0 {
-		return nil, fmt.Errorf("tokenstore: SQLStateConfig.MaxPending %d is negative: use 0 for no cap", cfg.MaxPending)
+	if cfg.MaxPending < 0 || cfg.MaxPendingPerSession < 0 {
+		return nil, fmt.Errorf("tokenstore: SQLStateConfig.MaxPending (%d) and MaxPendingPerSession (%d) must not be negative: use 0 for no cap", cfg.MaxPending, cfg.MaxPendingPerSession)
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	s := &SQLStateStore{db: cfg.DB, dialect: cfg.Dialect, table: table, now: cfg.Now, max: cfg.MaxPending}
+	s := &SQLStateStore{db: cfg.DB, dialect: cfg.Dialect, table: table, now: cfg.Now, max: cfg.MaxPending, perSess: cfg.MaxPendingPerSession}
 	b := (&SQL{dialect: cfg.Dialect}).bind
 	t := table
 	// Columns: id, the entry (JSON), expires and drop_at in Unix
-	// milliseconds, used (0 or 1).
-	s.q.put = b(`INSERT INTO ` + t + ` (id, entry, expires, drop_at, used) VALUES ($1, $2, $3, $4, 0) ON CONFLICT (id) DO NOTHING`)
-	s.q.putCapped = b(`INSERT INTO ` + t + ` (id, entry, expires, drop_at, used) SELECT $1, $2, $3, $4, 0` +
-		` WHERE (SELECT COUNT(*) FROM ` + t + ` WHERE used = 0 AND expires > $5) < $6 ON CONFLICT (id) DO NOTHING`)
+	// milliseconds, used (0 or 1), the session binding's hash in hex ("":
+	// none). The caps ($6, $8) are checked in the insert itself.
+	pending := ` FROM ` + t + ` WHERE used = 0 AND expires > $5`
+	s.q.put = b(`INSERT INTO ` + t + ` (id, entry, expires, drop_at, used, session) SELECT $1, $2, $3, $4, 0, $7` +
+		` WHERE (SELECT COUNT(*)` + pending + `) < $6 AND ($7 = '' OR (SELECT COUNT(*)` + pending + ` AND session = $7) < $8)` +
+		` ON CONFLICT (id) DO NOTHING`)
+	s.q.sessionCount = b(`SELECT COUNT(*) FROM ` + t + ` WHERE used = 0 AND expires > $1 AND session = $2`)
 	s.q.take = b(`UPDATE ` + t + ` SET used = 1 WHERE id = $1 AND used = 0 RETURNING entry`)
 	s.q.used = b(`SELECT used FROM ` + t + ` WHERE id = $1`)
 	s.q.sweep = b(`DELETE FROM ` + t + ` WHERE drop_at < $1`)
@@ -113,8 +125,9 @@ func (s *SQLStateStore) Table() string { return s.table }
 func stateMigrations() [][]string {
 	return [][]string{
 		1: {
-			`CREATE TABLE %[1]s (id TEXT PRIMARY KEY, entry TEXT NOT NULL, expires BIGINT NOT NULL, drop_at BIGINT NOT NULL, used INTEGER NOT NULL)`,
+			`CREATE TABLE %[1]s (id TEXT PRIMARY KEY, entry TEXT NOT NULL, expires BIGINT NOT NULL, drop_at BIGINT NOT NULL, used INTEGER NOT NULL, session TEXT NOT NULL)`,
 			`CREATE INDEX %[1]s_drop_at ON %[1]s (drop_at)`,
+			`CREATE INDEX %[1]s_session ON %[1]s (session)`,
 		},
 	}
 }
@@ -143,12 +156,9 @@ func (s *SQLStateStore) Put(ctx context.Context, id string, p *oauth2client.Pend
 		return fmt.Errorf("tokenstore: encoding the state of account %q: %w", p.Account, err)
 	}
 	drop := p.Expires.Add(p.Expires.Sub(now))
-	var res sql.Result
-	if s.max > 0 {
-		res, err = s.db.ExecContext(ctx, s.q.putCapped, id, string(b), p.Expires.UnixMilli(), drop.UnixMilli(), now.UnixMilli(), s.max)
-	} else {
-		res, err = s.db.ExecContext(ctx, s.q.put, id, string(b), p.Expires.UnixMilli(), drop.UnixMilli())
-	}
+	session := hex.EncodeToString(p.Session)
+	res, err := s.db.ExecContext(ctx, s.q.put, id, string(b), p.Expires.UnixMilli(), drop.UnixMilli(), now.UnixMilli(),
+		capOf(s.max), session, capOf(s.perSess))
 	if err != nil {
 		return s.dbErr("storing a state in", err)
 	}
@@ -157,13 +167,28 @@ func (s *SQLStateStore) Put(ctx context.Context, id string, p *oauth2client.Pend
 	} else if n == 1 {
 		return nil
 	}
-	if s.max > 0 {
-		var used int
-		if err := s.db.QueryRowContext(ctx, s.q.used, id).Scan(&used); errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("%w: %d are pending (SQLStateConfig.MaxPending); try again once some are used or expired", ErrTooManyPending, s.max)
+	var used int
+	if err := s.db.QueryRowContext(ctx, s.q.used, id).Scan(&used); !errors.Is(err, sql.ErrNoRows) {
+		return errors.New("tokenstore: state id collision")
+	}
+	var inSession int
+	if session != "" && s.perSess > 0 {
+		if err := s.db.QueryRowContext(ctx, s.q.sessionCount, now.UnixMilli(), session).Scan(&inSession); err != nil {
+			return s.dbErr("counting the states of a session in", err)
 		}
 	}
-	return errors.New("tokenstore: state id collision")
+	if session != "" && s.perSess > 0 && inSession >= s.perSess {
+		return fmt.Errorf("%w: %d are pending for this browser session (SQLStateConfig.MaxPendingPerSession); finish or abandon one first", ErrTooManyPending, s.perSess)
+	}
+	return fmt.Errorf("%w: %d are pending (SQLStateConfig.MaxPending); try again once some are used or expired", ErrTooManyPending, s.max)
+}
+
+// capOf is a cap as the insert compares it: no cap is the largest count.
+func capOf(n int) int64 {
+	if n <= 0 {
+		return math.MaxInt64
+	}
+	return int64(n)
 }
 
 // Take implements [oauth2client.StateStore].

@@ -133,3 +133,46 @@ func TestNewSQLStateStoreRejects(t *testing.T) {
 		})
 	}
 }
+
+func TestSQLStateStorePerSessionCap(t *testing.T) {
+	for _, d := range []struct {
+		dialect tokenstore.Dialect
+		open    func(*testing.T) *sql.DB
+	}{{tokenstore.SQLite, openSQLite}, {tokenstore.PostgreSQL, openPostgres}} {
+		t.Run(d.dialect.String(), func(t *testing.T) {
+			db := d.open(t)
+			ctx := context.Background()
+			clock := &stepClock{t: time.Now()}
+			s, err := tokenstore.NewSQLStateStore(tokenstore.SQLStateConfig{DB: db, Dialect: d.dialect, Table: uniqueTable(t, db),
+				Now: clock.Now, MaxPending: 10, MaxPendingPerSession: 2})
+			require.NoError(t, err)
+			require.NoError(t, s.Migrate(ctx))
+			in := func(sess byte, n int) *oauth2client.Pending {
+				p := pendingAt(clock.Now(), 10*time.Minute, n)
+				if sess != 0 {
+					p.Session = []byte{sess, 1, 2}
+				}
+				return p
+			}
+			require.NoError(t, s.Put(ctx, "a1", in('a', 1)))
+			require.NoError(t, s.Put(ctx, "a2", in('a', 2)))
+			err = s.Put(ctx, "a3", in('a', 3))
+			require.ErrorIs(t, err, tokenstore.ErrTooManyPending)
+			assert.Contains(t, err.Error(), "MaxPendingPerSession")
+			require.NoError(t, s.Put(ctx, "b1", in('b', 4)), "another session has its own allowance")
+			for i := range 3 {
+				require.NoError(t, s.Put(ctx, fmt.Sprintf("n%d", i), in(0, 10+i)), "no session: only the total counts")
+			}
+			_, err = s.Take(ctx, "a1")
+			require.NoError(t, err)
+			require.NoError(t, s.Put(ctx, "a3", in('a', 3)), "a used state frees the session's slot")
+			// Total now 2 (a) + 1 (b) + 3 (none) = 6 of 10.
+			for i := range 4 {
+				require.NoError(t, s.Put(ctx, fmt.Sprintf("m%d", i), in(0, 20+i)))
+			}
+			err = s.Put(ctx, "over", in(0, 30))
+			require.ErrorIs(t, err, tokenstore.ErrTooManyPending)
+			assert.Contains(t, err.Error(), "SQLStateConfig.MaxPending)")
+		})
+	}
+}
