@@ -686,7 +686,7 @@ func (a *Azure) redeemRefresh(w http.ResponseWriter, f url.Values, tenant string
 		a.fail(w, 400, "invalid_grant", 9002313, "Invalid request. Request is malformed or invalid.")
 	case reused:
 		a.fail(w, 400, "invalid_grant", 50173, "The provided grant has expired due to it being revoked, a fresh auth token is needed. The user might have changed or reset their password.")
-	case rt.revoked && a.revokedSession(rt):
+	case a.revokedSession(rt):
 		a.fail(w, 400, "invalid_grant", 50173, "The provided grant has expired due to it being revoked, a fresh auth token is needed. The user might have changed or reset their password.")
 	case rt.revoked:
 		a.fail(w, 400, "invalid_grant", 700082, "The refresh token has expired due to inactivity. The token was issued on 2026-08-01 and was inactive for 90.00:00:00.")
