@@ -87,6 +87,13 @@ type Config struct {
 	// expiry (Entra's expires_in, which MSAL adds to the system clock) is
 	// rebased on it, so a Client on an injected clock sees tokens expire
 	// when its clock says so. If nil, time.Now.
+	//
+	// MSAL for Go takes no clock, so some times stay on the system clock:
+	// the nbf and exp of the client assertion signed for a certificate
+	// credential (Entra checks them against its own clock, so a skewed
+	// system clock still fails there), a device code's expiry, and
+	// MSAL's own judgement of cached access tokens (which this provider
+	// never relies on: it drops them before a refresh).
 	Now func() time.Time
 }
 

@@ -6,6 +6,15 @@
 // consent URL, or the Exchange Online PowerShell with this app's IDs
 // filled in.
 //
+// The settings are checked locally first ([StepSettings]), so that a
+// mistake is reported even when Entra cannot be reached. Delegated
+// connections are checked with a user's token, from a device login
+// ([DeviceLogin]) or an account already in a token store
+// ([StoredAccount]); [Settings] takes the connection as the
+// provider.Settings a settings page stores. The redirect step asks Entra
+// whether the URI is registered, and says when it could check only the
+// syntax.
+//
 // Every step's network I/O goes through the configured *http.Client and
 // the IMAP and SMTP functions, so the doctor runs against the fakes of
 // package mailtest as well as against the real cloud.
@@ -101,9 +110,15 @@ func (r *Report) Step(name string) *Step {
 // indented below a failed one.
 func (r *Report) WriteTo(w io.Writer) (int64, error) {
 	var b strings.Builder
+	printed := map[string]string{} // fix -> the step it was printed under
 	for _, s := range r.Steps {
 		mark := map[Status]string{Pass: "PASS", Fail: "FAIL", Skip: "SKIP"}[s.Status]
 		fmt.Fprintf(&b, "%-4s  %-12s %s\n", mark, s.Name, s.Detail)
+		if first, ok := printed[s.Fix]; ok && s.Fix != "" {
+			fmt.Fprintf(&b, "              (the fix under %q above)\n", first)
+			continue
+		}
+		printed[s.Fix] = s.Name
 		if s.Fix != "" {
 			for _, line := range strings.Split(s.Fix, "\n") {
 				fmt.Fprintf(&b, "              %s\n", line)
@@ -167,9 +182,10 @@ func Azure(ctx context.Context, cfg AzureConfig) *Report {
 	}
 	d.hc = oauthflow.GuardRedirects(d.hc, false)
 	d.mailboxErr = checkMailbox(cfg.Mailbox)
+	d.settings() // local checks first: they need no network
 	tenantOK := d.tenant(ctx)
 	appToken := d.credential(ctx, tenantOK)
-	d.redirect()
+	d.redirect(ctx)
 	token := d.permissions(ctx, appToken)
 	d.imap(ctx, token)
 	d.smtp(ctx, token)
@@ -185,9 +201,16 @@ type azureDoctor struct {
 	provider  *azure.Provider
 	// mailboxErr says why Mailbox is not a usable mail address.
 	mailboxErr error
+	// badSettings: the settings step failed; steps that need them skip.
+	badSettings bool
 }
 
+// add records a step. A fix already in the detail (errors carry their
+// remedy as "(fix: ...)") is printed once, under Fix.
 func (d *azureDoctor) add(name string, st Status, detail, fix string) {
+	if fix != "" {
+		detail = strings.Replace(detail, " (fix: "+fix+")", "", 1)
+	}
 	d.r.Steps = append(d.r.Steps, Step{Name: name, Status: st, Detail: detail, Fix: fix})
 }
 
@@ -237,7 +260,14 @@ func (d *azureDoctor) tenant(ctx context.Context) bool {
 // certificate (for delegated connections too: Entra issues the token
 // without roles).
 func (d *azureDoctor) credential(ctx context.Context, tenantOK bool) *oauth2client.Grant {
-	if !tenantOK {
+	switch {
+	case d.badSettings:
+		d.add(StepCredential, Skip, "needs valid settings (see the settings step)", "")
+		return nil
+	case d.cfg.Azure.PublicClient:
+		d.add(StepCredential, Skip, "a public client has no credential to check", "")
+		return nil
+	case !tenantOK:
 		d.add(StepCredential, Skip, "needs a tenant that resolves", "")
 		return nil
 	}
@@ -270,11 +300,16 @@ func (d *azureDoctor) credential(ctx context.Context, tenantOK bool) *oauth2clie
 	return nil
 }
 
-// redirect: the redirect URI is one Entra accepts, and exactly what to
-// register.
-func (d *azureDoctor) redirect() {
-	if d.cfg.Azure.AppOnly {
+// redirect: the redirect URI is one Entra accepts, and whether the app
+// has it registered (or, when Entra cannot say, exactly what to
+// register).
+func (d *azureDoctor) redirect(ctx context.Context) {
+	switch {
+	case d.cfg.Azure.AppOnly:
 		d.add(StepRedirectURI, Skip, "app-only connections have no user sign-in", "")
+		return
+	case d.cfg.Azure.PublicClient:
+		d.add(StepRedirectURI, Skip, "a public client signs users in with device logins, without a redirect URI", "")
 		return
 	}
 	uri := d.cfg.RedirectURL
@@ -284,6 +319,10 @@ func (d *azureDoctor) redirect() {
 		return
 	}
 	p := d.provider
+	if p == nil && d.badSettings {
+		d.add(StepRedirectURI, Skip, "needs valid settings (see the settings step)", "")
+		return
+	}
 	if p == nil {
 		cfg := d.cfg.Azure
 		cfg.AppOnly = false
@@ -298,8 +337,18 @@ func (d *azureDoctor) redirect() {
 			"use an https URL (plain http only for localhost), then register it exactly under Authentication > Web > Redirect URIs")
 		return
 	}
-	d.add(StepRedirectURI, Pass, uri+" is a valid Web redirect URI; register exactly this under "+
-		"App registrations > your app > Authentication > Web > Redirect URIs", "")
+	registerAt := "App registrations > your app > Authentication > Web > Redirect URIs"
+	registered, checked, why := d.probeRedirect(ctx, uri)
+	switch {
+	case checked && registered:
+		d.add(StepRedirectURI, Pass, uri+" is registered for the app (checked with Entra's authorize endpoint)", "")
+	case checked:
+		d.add(StepRedirectURI, Fail, uri+" is well-formed but not registered for the app: "+why,
+			"register exactly "+uri+" under "+registerAt)
+	default:
+		d.add(StepRedirectURI, Pass, uri+" is a valid Web redirect URI (syntax only: "+why+
+			"); register exactly this under "+registerAt, "")
+	}
 }
 
 // permissions: the token carries what mail needs.

@@ -116,7 +116,8 @@ func TestAzureAppOnlyAllPass(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, r.OK(), out.String())
 	assert.Equal(t, map[string]doctor.Status{
-		doctor.StepTenant: doctor.Pass, doctor.StepCredential: doctor.Pass, doctor.StepRedirectURI: doctor.Skip,
+		doctor.StepSettings: doctor.Pass,
+		doctor.StepTenant:   doctor.Pass, doctor.StepCredential: doctor.Pass, doctor.StepRedirectURI: doctor.Skip,
 		doctor.StepPermissions: doctor.Pass, doctor.StepIMAP: doctor.Pass, doctor.StepSMTP: doctor.Pass,
 	}, statuses(r), out.String())
 	assert.NotContains(t, out.String(), f.entra.ClientSecret())
@@ -145,7 +146,7 @@ func TestAzureDelegatedAllPass(t *testing.T) {
 	_, _ = r.WriteTo(&out)
 	assert.True(t, r.OK(), out.String())
 	assert.Equal(t, doctor.Pass, r.Step(doctor.StepRedirectURI).Status)
-	assert.Contains(t, r.Step(doctor.StepRedirectURI).Detail, "register exactly this")
+	assert.Contains(t, r.Step(doctor.StepRedirectURI).Detail, "is registered for the app (checked with Entra's authorize endpoint)")
 	assert.Equal(t, doctor.Pass, r.Step(doctor.StepPermissions).Status)
 	assert.Contains(t, r.Step(doctor.StepPermissions).Detail, "IMAP.AccessAsUser.All and SMTP.Send")
 	assert.Equal(t, doctor.Pass, r.Step(doctor.StepIMAP).Status)

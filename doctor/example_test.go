@@ -31,6 +31,7 @@ func ExampleAzure() {
 	}
 	fmt.Println(r.Step(doctor.StepPermissions).Fix[:20])
 	// Output:
+	// settings     pass
 	// tenant       pass
 	// credential   pass
 	// redirect URI skipped

@@ -8,6 +8,10 @@
 // failures (IMAP [UNAVAILABLE], SMTP 454) match [oauth2client.ErrTransient]
 // instead of looking like a bad token.
 //
+// [DialIMAP] and [DialSMTP] also open the connection: to the server the
+// account's connection names, secured as it says, with the context
+// bounding the dial, the TLS handshake, the greeting and the login.
+//
 // This package imports go-imap and go-smtp; the core packages do not.
 // Import it only if you use those clients.
 package mailauth
@@ -28,10 +32,15 @@ import (
 )
 
 // IMAP authenticates c as account. The server's AUTH= capabilities choose
-// the mechanism unless opts.Mechanism forces one; opts.Offered is ignored.
+// the mechanism unless opts.Mechanism forces one. opts.Offered means what
+// it means everywhere, the mechanisms the server offers: leave it nil to
+// read them from the server, or set it to override a server that
+// advertises them wrongly.
 func IMAP(ctx context.Context, oc *oauth2client.Client, c *imapclient.Client, account string, opts *oauth2client.SASLOptions) error {
 	o := options(opts)
-	o.Offered = c.Caps().AuthMechanisms()
+	if o.Offered == nil {
+		o.Offered = c.Caps().AuthMechanisms()
+	}
 	if o.Offered == nil {
 		o.Offered = []string{}
 	}
@@ -39,8 +48,9 @@ func IMAP(ctx context.Context, oc *oauth2client.Client, c *imapclient.Client, ac
 }
 
 // SMTP authenticates c as account. The server's EHLO AUTH line chooses
-// the mechanism unless opts.Mechanism forces one; opts.Offered is ignored.
-// Call it after STARTTLS where the server requires it.
+// the mechanism unless opts.Mechanism forces one; a non-nil opts.Offered
+// replaces the server's list, as for [IMAP]. Call it after STARTTLS where
+// the server requires it ([DialSMTP] does both).
 //
 // When "AUTH <mechanism> <initial response>" would be longer than the
 // 512-octet command line of RFC 5321 §4.5.3.1.4 (always the case for
@@ -51,8 +61,10 @@ func IMAP(ctx context.Context, oc *oauth2client.Client, c *imapclient.Client, ac
 // tokens still go in one round trip.
 func SMTP(ctx context.Context, oc *oauth2client.Client, c *smtp.Client, account string, opts *oauth2client.SASLOptions) error {
 	o := options(opts)
-	_, params := c.Extension("AUTH")
-	o.Offered = strings.Fields(params)
+	if o.Offered == nil {
+		_, params := c.Extension("AUTH")
+		o.Offered = strings.Fields(params)
+	}
 	return login(ctx, oc, account, o, func(sc *oauth2client.SASLClient) error { return c.Auth(withholdLong(sc)) }, classifySMTP)
 }
 

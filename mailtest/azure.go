@@ -178,6 +178,8 @@ type Azure struct {
 	byTenant   map[[2]string]int
 	devices    map[string]*azDevice
 	serial     int
+	// sessionRevoked are the refresh tokens RevokeSessions revoked.
+	sessionRevoked map[*azRT]bool
 }
 
 type azDevice struct {
@@ -249,7 +251,9 @@ func NewAzure(opts AzureOptions) (*Azure, error) {
 	a := &Azure{opts: opts, key: key, ledger: NewLedger(opts.Now),
 		codes: map[string]*azCode{}, rts: map[string]*azRT{}, requests: map[string]int{},
 		byTenant: map[[2]string]int{}, devices: map[string]*azDevice{}}
-	a.srv = httptest.NewTLSServer(http.HandlerFunc(a.serve))
+	if a.srv, err = newTLSServer(http.HandlerFunc(a.serve)); err != nil {
+		return nil, err
+	}
 	return a, nil
 }
 
@@ -257,7 +261,8 @@ func NewAzure(opts AzureOptions) (*Azure, error) {
 // authority of a tenant is URL()+"/"+tenant.
 func (a *Azure) URL() string { return a.srv.URL }
 
-// Client returns an HTTP client that trusts the fake's certificate.
+// Client returns an HTTP client that trusts the fake's certificate, and
+// no other: each fake has a certificate of its own.
 func (a *Azure) Client() *http.Client { return a.srv.Client() }
 
 // Close shuts the fake down.
@@ -712,7 +717,8 @@ func (a *Azure) redeemRefresh(w http.ResponseWriter, f url.Values, tenant string
 			}
 		}
 	}
-	fresh := ok && !reused && !rt.revoked && servesTenant(tenant, rt.user.Tenant)
+	sessionRevoked := ok && a.sessionRevoked[rt]
+	fresh := ok && !reused && !rt.revoked && !sessionRevoked && servesTenant(tenant, rt.user.Tenant)
 	if fresh {
 		rt.rotated = true
 	}
@@ -720,8 +726,9 @@ func (a *Azure) redeemRefresh(w http.ResponseWriter, f url.Values, tenant string
 	switch {
 	case !ok:
 		a.fail(w, 400, "invalid_grant", 9002313, "Invalid request. Request is malformed or invalid.")
-	case reused, rt.revoked:
-		// Providers with reuse detection revoke the whole family; Entra
+	case reused, rt.revoked, sessionRevoked:
+		// Providers with reuse detection revoke the whole family, and
+		// RevokeSessions plays an administrator's "Revoke sessions"; Entra
 		// answers a revoked grant with AADSTS50173.
 		a.fail(w, 400, "invalid_grant", 50173, "The provided grant has expired due to it being revoked, a fresh auth token is needed. The user might have changed or reset their password.")
 	case !fresh:

@@ -16,7 +16,17 @@
 // presentations, so a test can assert that a client never loses a
 // rotated refresh token.
 //
+// Each fake hands out what a test needs to build a provider for it: a
+// provider config ([Azure.AzureConfig], [Google.GoogleConfig]), the
+// provider.Settings a settings page would store ([Azure.Settings],
+// [Google.Settings]), and an HTTP client trusting its certificate, which
+// is its own (so a provider.Catalog needs HTTPClientFor, as an app with
+// per-connection CAs does). Both can revoke a user's grants as the real
+// ones do: [Google.RevokeUser], and [Azure.RevokeSessions] for an Entra
+// administrator's "Revoke sessions" (AADSTS50173).
+//
 // Applications may import it in their own tests. It depends on go-imap v2,
-// go-smtp and this module's azure package ([Azure.AzureConfig]); the core
-// packages depend on none of it.
+// go-smtp and this module's azure, google and provider packages; the core
+// packages depend on none of it (and provider's own tests import it only
+// from the external provider_test package).
 package mailtest

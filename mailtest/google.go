@@ -197,7 +197,9 @@ func NewGoogle(opts GoogleOptions) (*Google, error) {
 	}
 	g := &Google{opts: opts, key: key, ledger: NewLedger(opts.Now), codes: map[string]*gCode{},
 		rts: map[string]*gGrant{}, ats: map[string]*gGrant{}, consented: map[string]bool{}, requests: map[string]int{}, rotatedOut: map[string]*gGrant{}}
-	g.srv = httptest.NewTLSServer(http.HandlerFunc(g.serve))
+	if g.srv, err = newTLSServer(http.HandlerFunc(g.serve)); err != nil {
+		return nil, err
+	}
 	return g, nil
 }
 
@@ -217,7 +219,8 @@ func (g *Google) RevokeURL() string { return g.srv.URL + "/revoke" }
 // (jwks_uri in its discovery document).
 func (g *Google) JWKSURL() string { return g.srv.URL + "/oauth2/v3/certs" }
 
-// Client returns an HTTP client that trusts the fake's certificate.
+// Client returns an HTTP client that trusts the fake's certificate, and
+// no other: each fake has a certificate of its own.
 func (g *Google) Client() *http.Client { return g.srv.Client() }
 
 // Close shuts the fake down.

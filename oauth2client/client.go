@@ -44,6 +44,12 @@ type Config struct {
 	// provider (e.g. "https://mail.example.com/oauth2/callback"). One URL
 	// serves all connections. It may be empty only in an application
 	// that never starts a user authorization (app-only access).
+	//
+	// For per-customer host names, either serve the callback on one
+	// shared host (the session binding must then come from a cookie that
+	// host sees), or build one Client per host, each with its own
+	// registered RedirectURL, sharing Store and States (README, "One
+	// RedirectURL per Client").
 	RedirectURL string
 	// Store keeps the tokens. Required.
 	Store TokenStore

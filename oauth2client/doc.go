@@ -93,11 +93,22 @@
 //
 // The default [StateStore] is in process memory: behind a load balancer,
 // route the callback to the instance that started the flow or plug in a
-// shared StateStore (redisstore's, or your own). Use a shared TokenStore
+// shared StateStore (redisstore's, tokenstore.SQLStateStore, or your own,
+// tested with storetest.RunStateStore). Use a shared TokenStore
 // (tokenstore's SQL store or redisstore's) so that refreshes are
 // coordinated across instances. Each instance re-checks its cached tokens
 // against the store every [Config.StoreRecheck] (30 seconds by default):
 // a token another instance replaced, or an account it disconnected, is
 // served at most that long. While the store is down, instances cannot see
 // each other's new grants: each serves what it has while it is valid.
+//
+// # Users, accounts and host names
+//
+// Accounts are keys the application chooses; the Client knows nothing of
+// its users. Keep a user → account table of your own (written from
+// [Authorization].Account on success, cleared on [Client.Disconnect]) to
+// list one user's mailboxes; [Lister] enumerates every account, for the
+// scheduler and admin pages. A Client has one [Config].RedirectURL: with
+// per-customer host names, serve the callback on one shared host or build
+// one Client per host (see Config.RedirectURL).
 package oauth2client

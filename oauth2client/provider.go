@@ -136,14 +136,20 @@ type MailService struct {
 }
 
 // ServerAddr is the address of a mail server and how to secure the
-// connection to it.
+// connection to it. As JSON it reads
+// {"host":"outlook.office365.com","port":993,"security":"tls"}.
 type ServerAddr struct {
-	Host     string
-	Port     int
-	Security Security
+	// Host is the server's host name or IP address.
+	Host string `json:"host"`
+	// Port is the TCP port (zero: the protocol's well-known port for
+	// Security, where the dialer supplies one).
+	Port int `json:"port"`
+	// Security says how the connection is protected.
+	Security Security `json:"security"`
 }
 
-// Security says how a mail connection is protected.
+// Security says how a mail connection is protected. Its text form (JSON,
+// configuration files) is "tls", "starttls" or "none".
 type Security int
 
 const (

@@ -19,10 +19,13 @@ const (
 // SASLOptions are per-login extras for [Client.SASLClient]. The zero value
 // uses the provider's preferred mechanism.
 type SASLOptions struct {
-	// Offered are the SASL mechanisms the server advertised (IMAP
+	// Offered are the SASL mechanisms the server offers (IMAP
 	// CAPABILITY AUTH=..., SMTP EHLO AUTH ...). When set, the mechanism
 	// is the provider's most preferred one the server offers, and an
 	// error wrapping [ErrNoOAuthMechanism] says so when there is none.
+	// Nil means unknown: [Client.SASLClient] then takes the provider's
+	// first preference, and mailauth reads the list from the server
+	// (a non-nil Offered given to mailauth replaces the server's).
 	Offered []string
 	// Mechanism forces XOAUTH2 or OAUTHBEARER.
 	Mechanism string
@@ -70,9 +73,20 @@ func ChooseMechanism(preferred, offered []string) (string, error) {
 // mailbox: it obtains a valid token first (all I/O happens here, because
 // go-imap's Authenticate and go-smtp's Auth take no context), then
 // chooses XOAUTH2 or OAUTHBEARER from the provider's preference and
-// opts.Offered. Pass the result to imapclient.Client.Authenticate or
-// smtp.Client.Auth; if the server rejects the token, [SASLClient.Rejection]
+// opts.Offered. If the server rejects the token, [SASLClient.Rejection]
 // has the server's decoded error challenge.
+//
+// Most applications should not call it: mailauth.IMAP and mailauth.SMTP
+// (or mailauth.DialIMAP and mailauth.DialSMTP, which also dial) read the
+// server's mechanisms, retry once with a refreshed token and return a
+// [*LoginError]. If you do pass the result yourself: to go-imap's
+// imapclient.Client.Authenticate as it is, but to go-smtp's
+// smtp.Client.Auth only wrapped in mailauth.ForSMTP. Exchange Online's
+// tokens are 1.5–3 KB, so "AUTH XOAUTH2 <initial response>" exceeds the
+// 512-octet SMTP command line (RFC 5321 §4.5.3.1.4), and servers such as
+// Dovecot's submission service refuse it ("500 5.5.2 Line too long" for a
+// 1,581-byte AUTH line); ForSMTP sends the response after the server's
+// empty 334 challenge instead (RFC 4954 §4).
 func (c *Client) SASLClient(ctx context.Context, account string, opts *SASLOptions) (*SASLClient, error) {
 	var o SASLOptions
 	if opts != nil {

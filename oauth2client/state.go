@@ -57,7 +57,8 @@ type Pending struct {
 // them in process memory: an application with several instances behind a
 // load balancer must either route a user's callback to the instance that
 // started the flow (sticky sessions) or supply a shared StateStore
-// (redisstore.NewStateStore, or a database table of your own).
+// (redisstore.NewStateStore, tokenstore.NewSQLStateStore, or your own,
+// checked with storetest.RunStateStore).
 //
 // Implementations must be safe for concurrent use. Take must be atomic:
 // two concurrent Takes of one id must not both succeed.
@@ -197,7 +198,10 @@ func NewMemoryStateStoreWithLimits(now func() time.Time, limits StateLimits) *Me
 
 // Put implements [StateStore]. It returns a [*PendingLimitError] when
 // the store holds as many pending authorizations as its limits allow.
-func (s *MemoryStateStore) Put(_ context.Context, id string, p *Pending) error {
+func (s *MemoryStateStore) Put(ctx context.Context, id string, p *Pending) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("oauth2client: storing the state of account %q: %w", p.Account, err)
+	}
 	now := s.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -235,7 +239,10 @@ func (s *MemoryStateStore) limitError(sess string) error {
 }
 
 // Take implements [StateStore].
-func (s *MemoryStateStore) Take(_ context.Context, id string) (*Pending, error) {
+func (s *MemoryStateStore) Take(ctx context.Context, id string) (*Pending, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("oauth2client: taking a state: %w", err)
+	}
 	now := s.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -65,7 +65,13 @@ type Record struct {
 	Status Status `json:"status,omitempty"`
 	// LastError is a redacted description of the last permanent failure.
 	LastError string `json:"last_error,omitempty"`
-	// Updated is when the record was last written.
+	// Updated is when the record was last written, by the Client's clock
+	// (Config.Clock): the Client sets it before every Save and
+	// CompareAndSwap. A store must keep it exactly as given, as every
+	// other field, and return it unchanged from Load: it must not stamp
+	// its own time (a test's injected clock and status pages,
+	// [AccountInfo].Updated, read it). Keep a store-side write time in a
+	// column of your own if you need one.
 	Updated time.Time `json:"updated"`
 }
 
@@ -174,7 +180,10 @@ type Locker interface {
 }
 
 // Lister is an optional [TokenStore] extension that enumerates the stored
-// accounts, used to schedule refreshes and for status pages.
+// accounts, used to schedule refreshes and for admin pages. It lists every
+// account of every user: to show one user's accounts, keep a user →
+// account table in the application (written when the callback succeeds,
+// cleared on Disconnect) rather than scanning List on each page view.
 type Lister interface {
 	// List returns the account keys of all stored records, in no
 	// particular order.

@@ -51,8 +51,11 @@ func (e *FieldError) Is(target error) bool { return target == ErrConfig }
 // Settings are what a groupware's settings page stores for one
 // connection to an identity provider: a flat record, safe to keep as
 // JSON in a table (the secrets print as [oauth2client.Redacted] but are
-// encoded in clear: protect the column). Which fields matter depends on
-// Kind; the others are ignored.
+// encoded in clear: protect the column). Every field has one snake_case
+// JSON name, and the mail servers read
+// {"host":"imap.example.net","port":993,"security":"tls"} with security
+// "tls", "starttls" or "none" (see [Settings.UnmarshalJSON] for errors).
+// Which fields matter depends on Kind; the others are ignored.
 type Settings struct {
 	// Kind is "azure", "google" or "generic".
 	Kind string `json:"kind"`
@@ -136,19 +139,41 @@ func (s Settings) LogValue() slog.Value {
 type loggedSettings Settings
 
 // Catalog builds providers from [Settings]. The zero value is ready to
-// use; its fields are shared by every provider it builds. A Catalog is
-// safe for concurrent use as long as its fields are not changed.
+// use. A Catalog is safe for concurrent use as long as its fields are not
+// changed.
 type Catalog struct {
-	// HTTPClient is given to every provider built. If nil, each provider
-	// uses its own default client with timeouts.
+	// HTTPClient is given to every provider built, unless HTTPClientFor
+	// chooses another. If nil, each provider uses its own default client
+	// with timeouts.
 	HTTPClient *http.Client
-	// Now is given to the google and generic providers. Zero means
-	// time.Now.
+	// HTTPClientFor, if set, chooses the HTTP client of each provider
+	// from the settings it is built from: a proxy or a private CA for one
+	// tenant or one identity provider, or the client of the fake a test
+	// connection points to. A nil result falls back to HTTPClient. It is
+	// called once per Build and must be safe for concurrent use. (A
+	// Catalog is a small value: to choose by your own connection ID
+	// instead, build with a copy whose HTTPClient you set.)
+	HTTPClientFor func(s Settings) *http.Client
+	// Now is the clock of every provider built (azure, google and
+	// generic): it reads Retry-After dates and token expiry. Zero means
+	// time.Now. MSAL, inside the azure provider, reads the system clock
+	// itself for the timestamps of certificate assertions and device
+	// codes; see azure.Config.Now.
 	Now func() time.Time
 	// AllowInsecureHTTP lets generic providers use plain-http issuers and
 	// endpoints: for tests and loopback set-ups only (see
 	// [GenericConfig.AllowInsecureHTTP]). Off by default.
 	AllowInsecureHTTP bool
+}
+
+// httpClient is the HTTP client for a provider built from s.
+func (c Catalog) httpClient(s Settings) *http.Client {
+	if c.HTTPClientFor != nil {
+		if hc := c.HTTPClientFor(s); hc != nil {
+			return hc
+		}
+	}
+	return c.HTTPClient
 }
 
 // Build validates s and returns the provider it describes: an
@@ -193,7 +218,7 @@ func (c Catalog) buildAzure(s Settings) (oauth2client.Provider, error) {
 		return nil, err
 	}
 	p, err := azure.New(azure.Config{ClientID: s.ClientID, Tenant: s.Tenant, Cloud: cloud, AuthorityURL: s.AuthorityURL,
-		HTTPClient: c.HTTPClient, ClientSecret: s.ClientSecret, CertificatePEM: certPEM(s.ClientCertificate), AppOnly: s.AppOnly, PublicClient: s.PublicClient, Scopes: s.Scopes, IMAP: s.IMAP, SMTP: s.SMTP})
+		HTTPClient: c.httpClient(s), Now: c.Now, ClientSecret: s.ClientSecret, CertificatePEM: certPEM(s.ClientCertificate), AppOnly: s.AppOnly, PublicClient: s.PublicClient, Scopes: s.Scopes, IMAP: s.IMAP, SMTP: s.SMTP})
 	if err != nil {
 		f := fieldOf(err, "Tenant")
 		if f == "ClientSecret" && !s.ClientCertificate.IsZero() {
@@ -220,7 +245,7 @@ func (c Catalog) buildGoogle(s Settings) (oauth2client.Provider, error) {
 		return nil, err
 	}
 	p, err := google.New(google.Config{ClientID: s.ClientID, ClientSecret: s.ClientSecret, Scopes: s.Scopes,
-		AuthURL: s.AuthURL, TokenURL: s.TokenURL, RevokeURL: s.RevokeURL, HTTPClient: c.HTTPClient, Issuer: s.Issuer, VerifySignature: s.VerifySignature,
+		AuthURL: s.AuthURL, TokenURL: s.TokenURL, RevokeURL: s.RevokeURL, HTTPClient: c.httpClient(s), Issuer: s.Issuer, VerifySignature: s.VerifySignature,
 		ServiceAccount: google.ServiceAccount{JSONKey: []byte(s.ServiceAccountKey.Reveal())}, IMAP: s.IMAP, SMTP: s.SMTP, Now: c.Now})
 	if err != nil {
 		return nil, &FieldError{Field: fieldOf(err, "ClientID"), Problem: "was rejected", Err: err}
@@ -233,7 +258,7 @@ func (c Catalog) buildGeneric(ctx context.Context, s Settings) (oauth2client.Pro
 		AuthURL: s.AuthURL, TokenURL: s.TokenURL, RevokeURL: s.RevokeURL, UsernameClaim: s.UsernameClaim,
 		Mail: oauth2client.MailService{IMAP: s.IMAP, SMTP: s.SMTP, Scopes: s.Scopes, Mechanisms: s.Mechanisms,
 			ServerSavesSent: s.ServerSavesSent},
-		HTTPClient: c.HTTPClient, Now: c.Now, AllowInsecureHTTP: c.AllowInsecureHTTP, VerifySignature: s.VerifySignature}
+		HTTPClient: c.httpClient(s), Now: c.Now, AllowInsecureHTTP: c.AllowInsecureHTTP, VerifySignature: s.VerifySignature}
 	if s.Issuer == "" {
 		if s.AuthURL == "" && s.TokenURL == "" {
 			return nil, &FieldError{Field: "Issuer", Problem: "is empty, and so are AuthURL and TokenURL: give the OpenID Connect issuer or both endpoints"}

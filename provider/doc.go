@@ -9,7 +9,8 @@
 //   - [Catalog], which builds a provider of any kind ("azure", "google",
 //     "generic") from [Settings], the flat record a groupware's settings
 //     page stores, and names the field at fault when the settings are
-//     wrong ([*FieldError]);
+//     wrong ([*FieldError]), with an HTTP client per connection
+//     ([Catalog.HTTPClientFor]) and one clock for every kind;
 //   - host detection: [Detect] tells from a mail address, a domain or a
 //     server host name (and the domain's MX records) which provider
 //     serves it, the way Thunderbird's host-to-provider map does, and

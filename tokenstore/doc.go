@@ -19,6 +19,11 @@
 //     implement [oauth2client.CompareAndSwapper] and [oauth2client.Locker]
 //     as well, and run storetest.Run against it.
 //
+// [SQLStateStore] keeps the pending authorizations of the OAuth callback
+// ([oauth2client.StateStore]) in the same databases, for several
+// instances without Redis; storetest.RunStateStore is their conformance
+// suite.
+//
 // All three implement [oauth2client.CompareAndSwapper],
 // [oauth2client.Locker] and [oauth2client.Lister]. Memory's work within
 // one process, File's across the processes of one machine, and SQL's

@@ -171,7 +171,11 @@ func migrations() [][]string {
 // kept in Table+"_migrations"; running Migrate again is harmless, and
 // concurrent calls (several instances starting at once) wait for each
 // other. It refuses a schema newer than this package knows.
-func (s *SQL) Migrate(ctx context.Context) (err error) {
+func (s *SQL) Migrate(ctx context.Context) error { return s.migrateWith(ctx, migrations()) }
+
+// migrateWith applies the schema versions ms (see [migrations]) to
+// s.table, logging them in s.table+"_migrations".
+func (s *SQL) migrateWith(ctx context.Context, ms [][]string) (err error) {
 	log := s.table + "_migrations"
 	createLog := `CREATE TABLE IF NOT EXISTS ` + log + ` (version INTEGER PRIMARY KEY, applied TEXT NOT NULL)` // #nosec G202 -- the table name matches identifier (checked in NewSQL)
 	wrap := func(err error) error { return fmt.Errorf("tokenstore: migrating table %s: %w", s.table, err) }
@@ -212,7 +216,6 @@ func (s *SQL) Migrate(ctx context.Context) (err error) {
 	if err = tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM `+log).Scan(&cur); err != nil {
 		return err
 	}
-	ms := migrations()
 	latest := len(ms) - 1
 	if cur > latest {
 		return fmt.Errorf("the schema has version %d, newer than this package's %d: upgrade github.com/oauth2mail/oauth2mail", cur, latest)

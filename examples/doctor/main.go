@@ -3,10 +3,19 @@
 //
 //	go run ./examples/doctor -demo                  # against in-process fakes: every step passes
 //	go run ./examples/doctor -demo -break=consent   # ... or one of: tenant, secret, consent, redirect, imap, smtp
+//	go run ./examples/doctor -demo -delegated       # a delegated connection: device login, then every step
+//	go run ./examples/doctor -demo -delegated -break=secret   # ... or redirect, smtp
 //
 //	AZURE_CLIENT_SECRET=... go run ./examples/doctor \
 //	    -client-id 00000000-... -tenant contoso.onmicrosoft.com -app-only \
 //	    -mailbox shared@contoso.com -object-id <Enterprise application Object ID>
+//
+//	go run ./examples/doctor -delegated -settings conn.json -redirect https://mail.example.com/oauth2/callback -device-login
+//	go run ./examples/doctor -delegated -settings conn.json -redirect ... -store /var/lib/app/tokens -key tokens.key -account user-42
+//
+// With -delegated the connection comes from a provider.Settings JSON file
+// (the record a settings page stores) and the user's token from a device
+// login or from an account already in a File token store.
 //
 // It exits 1 when a step fails.
 package main
@@ -53,11 +62,36 @@ func run(args []string, out io.Writer) (int, error) {
 	redirect := fs.String("redirect", "", "the callback URL the application registers (delegated connections)")
 	mailbox := fs.String("mailbox", "", "a mailbox to log in to over IMAP and SMTP (app-only connections)")
 	objectID := fs.String("object-id", "", "the Enterprise application's Object ID, filled into the PowerShell fixes")
+	var df delegatedFlags
+	delegated := fs.Bool("delegated", false, "check a delegated connection: the settings, and a user's permissions, IMAP and SMTP")
+	fs.StringVar(&df.settings, "settings", "", "with -delegated: a JSON file holding the connection's provider.Settings")
+	fs.BoolVar(&df.deviceLogin, "device-login", false, "with -delegated: sign a user in now with a device code")
+	fs.StringVar(&df.store, "store", "", "with -delegated: a File token store directory holding -account")
+	fs.StringVar(&df.key, "key", "", "with -store: the key file of an encrypted store")
+	fs.StringVar(&df.account, "account", "", "with -store: the account to check")
 	if err := fs.Parse(args); err != nil {
 		return 2, err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
+	if *delegated {
+		var r *doctor.Report
+		var err error
+		if *demo {
+			var done func()
+			r, done, err = demoDelegated(ctx, *breakWhat, out)
+			if done != nil {
+				defer done()
+			}
+		} else {
+			df.redirect, df.objectID = *redirect, *objectID
+			r, err = runDelegated(ctx, df, out)
+		}
+		if err != nil {
+			return 2, err
+		}
+		return report(r, out)
+	}
 
 	var cfg doctor.AzureConfig
 	if *demo {
@@ -87,7 +121,11 @@ func run(args []string, out io.Writer) (int, error) {
 		}
 		fmt.Fprintf(out, "Checking application %s in tenant %s:\n", *clientID, *tenant)
 	}
-	r := doctor.Azure(ctx, cfg)
+	return report(doctor.Azure(ctx, cfg), out)
+}
+
+// report prints r and returns the exit code.
+func report(r *doctor.Report, out io.Writer) (int, error) {
 	if _, err := r.WriteTo(out); err != nil {
 		return 2, err
 	}
@@ -107,9 +145,12 @@ type demo struct {
 
 const demoMailbox = "shared@contoso.example"
 
-func newDemo(breakWhat string) (*demo, error) {
+func newDemo(breakWhat string, tweaks ...func(*mailtest.AzureOptions)) (*demo, error) {
 	const callback = "https://mail.contoso.example/oauth2/callback"
 	opts := mailtest.AzureOptions{RedirectURIs: []string{callback}}
+	for _, tweak := range tweaks {
+		tweak(&opts)
+	}
 	var imapRefuses bool
 	var smtpDisabled string
 	switch breakWhat {

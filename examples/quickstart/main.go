@@ -24,11 +24,9 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
-
-	"github.com/emersion/go-imap/v2/imapclient"
-	"github.com/emersion/go-smtp"
 
 	"github.com/oauth2mail/oauth2mail/azure"
 	"github.com/oauth2mail/oauth2mail/google"
@@ -291,14 +289,18 @@ func run(o options, out io.Writer) error {
 }
 
 func imapLogin(ctx context.Context, client *oauth2client.Client, account, addr string, cert *mailtest.Certificate) ([]string, error) {
-	c, err := imapclient.DialTLS(addr, &imapclient.Options{TLSConfig: cert.ClientConfig()})
+	// mailauth dials, secures and logs in under ctx. In production the
+	// account's connection names the server (outlook.office365.com:993)
+	// and the system roots verify it: pass nil options.
+	server, err := serverAddr(addr, oauth2client.SecurityTLS)
 	if err != nil {
-		return nil, fmt.Errorf("IMAP dial: %w", err)
+		return nil, err
 	}
-	defer c.Close()
-	if err := mailauth.IMAP(ctx, client, c, account, nil); err != nil {
+	c, err := mailauth.DialIMAP(ctx, client, account, &mailauth.DialOptions{TLSConfig: cert.ClientConfig(), Server: server})
+	if err != nil {
 		return nil, fmt.Errorf("IMAP login: %w", err)
 	}
+	defer c.Close()
 	list, err := c.List("", "*", nil).Collect()
 	if err != nil {
 		return nil, fmt.Errorf("IMAP LIST: %w", err)
@@ -314,17 +316,28 @@ func imapLogin(ctx context.Context, client *oauth2client.Client, account, addr s
 }
 
 func sendMail(ctx context.Context, client *oauth2client.Client, account, from, addr string, cert *mailtest.Certificate) error {
-	c, err := smtp.DialStartTLS(addr, cert.ClientConfig())
+	server, err := serverAddr(addr, oauth2client.SecuritySTARTTLS)
 	if err != nil {
-		return fmt.Errorf("SMTP dial: %w", err)
+		return err
 	}
-	defer c.Close()
-	if err := mailauth.SMTP(ctx, client, c, account, nil); err != nil {
+	c, err := mailauth.DialSMTP(ctx, client, account, &mailauth.DialOptions{TLSConfig: cert.ClientConfig(), Server: server})
+	if err != nil {
 		return fmt.Errorf("SMTP login: %w", err)
 	}
+	defer c.Close()
 	msg := "From: " + from + "\r\nTo: bob@example.net\r\nSubject: Hello from oauth2mail\r\n\r\nSent with an OAuth2 token.\r\n"
 	if err := c.SendMail(from, []string{"bob@example.net"}, strings.NewReader(msg)); err != nil {
 		return fmt.Errorf("SMTP send: %w", err)
 	}
 	return c.Quit()
+}
+
+// serverAddr describes the fake server listening on addr.
+func serverAddr(addr string, sec oauth2client.Security) (oauth2client.ServerAddr, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return oauth2client.ServerAddr{}, err
+	}
+	n, err := strconv.Atoi(port)
+	return oauth2client.ServerAddr{Host: host, Port: n, Security: sec}, err
 }
