@@ -62,7 +62,7 @@ func main() {
 	clientID := flag.String("client-id", "", "Application (client) ID (AZURE_CLIENT_SECRET holds the secret's Value)")
 	tenant := flag.String("tenant", "organizations", "Directory (tenant) ID, or organizations for any work account")
 	dir := flag.String("store", "oauth2mail-tokens", "directory of the encrypted token store (not with -demo)")
-	sameSite := flag.String("samesite", "lax", "SameSite attribute of the session cookie: lax, strict or none (none needs an https -public-url)")
+	sameSite := flag.String("samesite", "lax", "SameSite attribute of the session cookie: lax, strict, none (needs an https -public-url) or unset (no attribute)")
 	responseMode := flag.String("response-mode", "query", "how Entra ID answers the callback: query or form_post (form_post needs -samesite none)")
 	flag.Parse()
 	site, err := parseSameSite(*sameSite)
@@ -134,8 +134,10 @@ func parseSameSite(s string) (http.SameSite, error) {
 		return http.SameSiteStrictMode, nil
 	case "none":
 		return http.SameSiteNoneMode, nil
+	case "unset":
+		return http.SameSiteDefaultMode, nil
 	}
-	return 0, fmt.Errorf("-samesite %q: give lax, strict or none", s)
+	return 0, fmt.Errorf("-samesite %q: give lax, strict, none or unset", s)
 }
 
 // demoConfig configures the -demo setup.
@@ -259,8 +261,9 @@ type app struct {
 
 // appOptions configure newApp. The zero value is the recommended setup.
 type appOptions struct {
-	// SameSite is the session cookie's attribute (default Lax).
-	// SameSite=None needs an https base URL (the cookie is then Secure).
+	// SameSite is the session cookie's attribute: zero means Lax,
+	// http.SameSiteDefaultMode no attribute. SameSite=None needs an https
+	// base URL (the cookie is then Secure).
 	SameSite http.SameSite
 	// FormPost accepts the provider's response_mode=form_post answer (a
 	// cross-site POST): see oauth2client.HandlerConfig.AllowFormPost.
@@ -274,7 +277,7 @@ type appOptions struct {
 }
 
 func newApp(base string, store oauth2client.TokenStore, p oauth2client.Provider, o appOptions) (*app, error) {
-	if o.SameSite == 0 || o.SameSite == http.SameSiteDefaultMode {
+	if o.SameSite == 0 {
 		o.SameSite = http.SameSiteLaxMode
 	}
 	if o.Log == nil {
