@@ -146,7 +146,13 @@ type user struct {
 	t     *testing.T
 	ctx   context.Context
 	name  string
-	shots [][2]any // name, PNG
+	shots []shot
+}
+
+// shot is the screenshot taken at the end of a step.
+type shot struct {
+	step string
+	png  []byte
 }
 
 func (b *browser) newUser(t *testing.T, name string) *user {
@@ -180,7 +186,7 @@ func (u *user) snap(step string) {
 		return r.Data, err
 	})
 	if err == nil {
-		u.shots = append(u.shots, [2]any{step, img})
+		u.shots = append(u.shots, shot{step, img})
 	}
 }
 
@@ -189,6 +195,9 @@ func (u *user) text(sel string) string {
 	ctx, cancel := context.WithTimeout(u.ctx, stepTimeout)
 	defer cancel()
 	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+	if err != nil {
+		u.snap("no " + sel)
+	}
 	require.NoError(u.t, err, "%s: text of %s", u.name, sel)
 	return strings.TrimSpace(s)
 }
@@ -234,8 +243,8 @@ func (u *user) saveShots() {
 		return
 	}
 	for i, s := range u.shots {
-		name := filepath.Join(dir, fmt.Sprintf("%02d-%s.png", i+1, unsafeName.ReplaceAllString(s[0].(string), "_")))
-		if err := os.WriteFile(name, s[1].([]byte), 0o600); err != nil {
+		name := filepath.Join(dir, fmt.Sprintf("%02d-%s.png", i+1, unsafeName.ReplaceAllString(s.step, "_")))
+		if err := os.WriteFile(name, s.png, 0o600); err != nil {
 			u.t.Logf("screenshot not saved: %v", err)
 		}
 	}
@@ -321,6 +330,7 @@ func TestBrowser(t *testing.T) {
 			require.Len(t, s.accounts(t), 1)
 
 			u.do("send a test message", chromedp.Click(chromedp.CSS("#send-work")), chromedp.WaitVisible(chromedp.CSS("#notice, #error")))
+			require.True(t, u.present("#notice"), "the test message was not sent: %s", s.log.String())
 			assert.Contains(t, u.text("#notice"), "A test message was sent from "+tt.email)
 			msgs := s.smtp.Messages()
 			require.Len(t, msgs, 1)
