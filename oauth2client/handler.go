@@ -303,10 +303,10 @@ func (h *callbackHandler) complete(r *http.Request) (*Authorization, error) {
 		return nil, &CallbackError{Connection: pend.Connection, Account: pend.Account, Status: status, Err: err}
 	}
 	if pend.Session != nil {
-		var got string
-		if h.cfg.Session != nil {
-			got = h.cfg.Session(r)
+		if h.cfg.Session == nil {
+			return fail(http.StatusForbidden, fmt.Errorf("%w: the authorization was started with AuthOptions.Session but HandlerConfig.Session is nil: set it to return the same value from the request", ErrSessionMismatch))
 		}
+		got := h.cfg.Session(r)
 		if got == "" {
 			return fail(http.StatusForbidden, sessionNotSent(r))
 		}

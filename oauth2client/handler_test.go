@@ -329,6 +329,22 @@ func TestHandlerSessionNotSent(t *testing.T) {
 	}
 }
 
+func TestHandlerSessionWithoutSessionFunc(t *testing.T) {
+	h := newHarness(t, oauth2client.HandlerConfig{})
+	var got error
+	h.handler = h.client.Handler(oauth2client.HandlerConfig{OnError: func(w http.ResponseWriter, _ *http.Request, err error) {
+		got = err
+		w.WriteHeader(http.StatusForbidden)
+	}})
+	authURL, err := h.client.StartAuthorization(context.Background(), "corp", "a", &oauth2client.AuthOptions{Session: "s-123"})
+	require.NoError(t, err)
+	w := h.callback(http.MethodGet, h.provider.approve(authURL))
+	assert.Equal(t, http.StatusForbidden, w.Code)
+	require.ErrorIs(t, got, oauth2client.ErrSessionMismatch)
+	assert.NotErrorIs(t, got, oauth2client.ErrSessionNotSent, "not the browser's fault")
+	assert.ErrorContains(t, got, "HandlerConfig.Session is nil")
+}
+
 func TestHandlerSessionBindingAccepted(t *testing.T) {
 	h := newHarness(t, oauth2client.HandlerConfig{})
 	h.handler = h.client.Handler(oauth2client.HandlerConfig{Session: func(r *http.Request) string {
