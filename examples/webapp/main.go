@@ -168,9 +168,9 @@ type demo struct {
 	smtp   *mailtest.SMTPServer
 }
 
-func newDemo(cfg demoConfig) (d *demo, err error) {
-	d = &demo{}
-	defer func() {
+func newDemo(cfg demoConfig) (_ *demo, err error) {
+	d := &demo{}
+	defer func() { // on failure, stop what was started
 		if err != nil {
 			d.Close()
 		}
