@@ -78,6 +78,14 @@ type Config struct {
 	Scopes []string
 	// DomainHint skips the home-realm discovery page (e.g. "contoso.com").
 	DomainHint string
+	// ResponseMode is how Entra returns the user to the callback: "query"
+	// (the default: a redirect, GET) or "form_post" (a page on Entra's
+	// site that POSTs the answer). With "form_post", mount the callback
+	// for POST, set HandlerConfig.AllowFormPost and make the session
+	// cookie SameSite=None; Secure: browsers do not send SameSite=Lax or
+	// Strict cookies with that cross-site POST (see
+	// [oauth2client.HandlerConfig]).
+	ResponseMode string
 	// IMAP and SMTP replace the cloud's mail servers (tests, proxies).
 	IMAP, SMTP oauth2client.ServerAddr
 	// Pool is how many MSAL clients serve calls in parallel (each holds
@@ -146,6 +154,11 @@ func New(cfg Config) (*Provider, error) {
 	base, err := cfg.authorityBase()
 	if err != nil {
 		return nil, err
+	}
+	switch cfg.ResponseMode {
+	case "", "query", "form_post":
+	default:
+		return nil, configError("ResponseMode", "%q is not \"query\" or \"form_post\"", cfg.ResponseMode)
 	}
 	multi := cfg.Tenant == "common" || cfg.Tenant == "organizations" || cfg.Tenant == "consumers"
 	if cfg.AppOnly && multi {
@@ -385,7 +398,11 @@ func (p *Provider) AuthCodeURL(ctx context.Context, req oauth2client.AuthRequest
 	q.Set("state", req.State)
 	q.Set("code_challenge", req.CodeChallenge)
 	q.Set("code_challenge_method", "S256")
-	q.Set("response_mode", "query")
+	mode := p.cfg.ResponseMode
+	if mode == "" {
+		mode = "query"
+	}
+	q.Set("response_mode", mode)
 	if req.Nonce != "" {
 		q.Set("nonce", req.Nonce)
 	}

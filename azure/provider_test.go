@@ -91,6 +91,19 @@ func TestAuthCodeURLCarriesStatePKCEAndScopes(t *testing.T) {
 		"offline_access", "openid", "profile"}, strings.Fields(q.Get("scope")))
 }
 
+func TestAuthCodeURLResponseMode(t *testing.T) {
+	_, p := fakeAndProvider(t, mailtest.AzureOptions{}, azure.Config{ResponseMode: "form_post"})
+	raw, err := p.AuthCodeURL(context.Background(), oauth2client.AuthRequest{State: "s", CodeChallenge: "c", RedirectURI: redirect})
+	require.NoError(t, err)
+	u, err := url.Parse(raw)
+	require.NoError(t, err)
+	assert.Equal(t, "form_post", u.Query().Get("response_mode"))
+
+	_, err = azure.New(azure.Config{ClientID: "c", Tenant: "organizations", ClientSecret: "s", ResponseMode: "fragment"})
+	require.ErrorIs(t, err, azure.ErrConfig)
+	assert.ErrorContains(t, err, "ResponseMode")
+}
+
 func TestExchangeAndRefreshGrant(t *testing.T) {
 	az, p := fakeAndProvider(t, mailtest.AzureOptions{StrictRotation: true}, azure.Config{})
 	g := signIn(t, az, p, "alice@contoso.example")

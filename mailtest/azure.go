@@ -71,6 +71,21 @@ type AzureOptions struct {
 	AllowPublicClientFlows bool
 	// Now is the clock for token lifetimes (default time.Now).
 	Now func() time.Time
+	// SignInPage makes the authorize endpoint show a sign-in page (the
+	// user's address, a Continue and a Cancel button) to a browser
+	// instead of answering at once, so that browser tests go through the
+	// provider's page as users do: the answer to the application then
+	// comes from a navigation the provider's page started. Continue
+	// answers as the endpoint would have; Cancel answers
+	// error=access_denied. [Azure.Authorize] skips the page.
+	SignInPage bool
+	// BrowserHost, if set, is the host name the authorization endpoint is
+	// announced at in the discovery document (with the fake's port), so
+	// that a browser test can put the provider on another site than the
+	// application: make the browser resolve the name to loopback (e.g.
+	// Chromium's --host-resolver-rules) and accept the fake's certificate.
+	// Server-to-server endpoints stay at URL().
+	BrowserHost string
 	// Fail, if set, is asked about every token request (its form is
 	// parsed: r.PostForm) before the fake handles it; a non-nil answer
 	// is sent instead, e.g. to fail only one user's refreshes. See also
@@ -119,7 +134,9 @@ type AzureError struct {
 //     (AADSTS50011), response_type=code, scope, and PKCE
 //     (code_challenge with code_challenge_method=S256), then redirects to
 //     the redirect URI with code and state, or with error and
-//     error_description (see [Azure.DenyNext]);
+//     error_description (see [Azure.DenyNext]); response_mode=form_post
+//     answers with a page that posts them to the redirect URI, as Entra
+//     does (see also AzureOptions.SignInPage);
 //   - POST /{tenant}/oauth2/v2.0/token: grant types authorization_code
 //     (PKCE checked, codes single-use: reuse gives AADSTS54005),
 //     refresh_token (rotated on every use; old ones stay valid as at
@@ -389,6 +406,7 @@ func (a *Azure) AuthorizeAs(ctx context.Context, authURL, email string) (string,
 	if email != "" {
 		req.Header.Set(signInHeader, email)
 	}
+	req.Header.Set(skipPageHeader, "1")
 	hc := *a.srv.Client()
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	resp, err := hc.Do(req)
@@ -425,7 +443,7 @@ func (a *Azure) serve(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, http.StatusBadRequest, "invalid_request", 90002, fmt.Sprintf("Tenant '%s' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.", tenant))
 	case rest == "v2.0/.well-known/openid-configuration":
 		a.openIDConfiguration(w, tenant)
-	case rest == "oauth2/v2.0/authorize" && r.Method == http.MethodGet:
+	case rest == "oauth2/v2.0/authorize" && (r.Method == http.MethodGet || r.Method == http.MethodPost):
 		a.authorize(w, r, tenant)
 	case rest == "oauth2/v2.0/token" && r.Method == http.MethodPost:
 		withEcho(w, r, a.opts.Echo, func(w http.ResponseWriter) { a.token(w, r, tenant) })
@@ -446,7 +464,7 @@ func (a *Azure) openIDConfiguration(w http.ResponseWriter, tenant string) {
 	base := a.srv.URL + "/" + tenant
 	writeJSON(w, http.StatusOK, map[string]any{
 		"issuer":                                base + "/v2.0",
-		"authorization_endpoint":                base + "/oauth2/v2.0/authorize",
+		"authorization_endpoint":                browserURL(a.srv.URL, a.opts.BrowserHost) + "/" + tenant + "/oauth2/v2.0/authorize",
 		"token_endpoint":                        base + "/oauth2/v2.0/token",
 		"device_authorization_endpoint":         base + "/oauth2/v2.0/devicecode",
 		"jwks_uri":                              base + "/discovery/v2.0/keys",
@@ -472,6 +490,15 @@ func (a *Azure) instanceDiscovery(w http.ResponseWriter, r *http.Request) {
 
 func (a *Azure) authorize(w http.ResponseWriter, r *http.Request, tenant string) {
 	q := r.URL.Query()
+	answered, cancelled := false, false
+	if r.Method == http.MethodPost { // the sign-in page's form
+		var ok bool
+		if q, cancelled, ok = signInAnswer(r); !ok {
+			a.fail(w, http.StatusBadRequest, "invalid_request", 900144, "The request body must contain the following parameter: 'request'.")
+			return
+		}
+		answered = true
+	}
 	if q.Get("client_id") != a.opts.ClientID {
 		a.fail(w, http.StatusBadRequest, "unauthorized_client", 700016, fmt.Sprintf("Application with identifier '%s' was not found in the directory '%s'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.", q.Get("client_id"), tenant))
 		return
@@ -486,11 +513,19 @@ func (a *Azure) authorize(w http.ResponseWriter, r *http.Request, tenant string)
 		a.fail(w, http.StatusBadRequest, "invalid_request", 50011, fmt.Sprintf("The redirect URI '%s' specified in the request does not match the redirect URIs configured for the application '%s'. Make sure the redirect URI sent in the request matches one added to your application in the Azure portal.", redirect, a.opts.ClientID))
 		return
 	}
-	back, _ := url.Parse(redirect)
-	bq := back.Query()
+	bq := url.Values{}
 	bq.Set("state", q.Get("state"))
 	answer := func() {
-		back.RawQuery = bq.Encode()
+		if q.Get("response_mode") == "form_post" {
+			writeFormPost(w, redirect, bq)
+			return
+		}
+		back, _ := url.Parse(redirect)
+		v := back.Query()
+		for k, vs := range bq {
+			v[k] = vs
+		}
+		back.RawQuery = v.Encode()
 		http.Redirect(w, r, back.String(), http.StatusFound) // #nosec G710 -- a fake provider: the redirect URI was checked against the registered ones
 	}
 	if q.Get("response_type") != "code" {
@@ -525,6 +560,16 @@ func (a *Azure) authorize(w http.ResponseWriter, r *http.Request, tenant string)
 	if !ok {
 		bq.Set("error", "access_denied")
 		bq.Set("error_description", fmt.Sprintf("AADSTS50020: User account '%s' from identity provider does not exist in tenant.", who))
+		answer()
+		return
+	}
+	if a.opts.SignInPage && !answered && r.Header.Get(skipPageHeader) == "" {
+		writeSignInPage(w, "Microsoft (mailtest)", r.URL.Path, user.Email, q)
+		return
+	}
+	if cancelled {
+		bq.Set("error", "access_denied")
+		bq.Set("error_description", "AADSTS65004: User declined to consent to access the app.")
 		answer()
 		return
 	}

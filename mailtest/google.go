@@ -92,6 +92,20 @@ type GoogleOptions struct {
 	// error description, or at the end of an HTML body), like a provider
 	// or proxy that echoes requests.
 	Echo func(r *http.Request) string
+	// SignInPage makes the authorization endpoint show a sign-in page
+	// (the user's address, a Continue and a Cancel button) to a browser
+	// instead of answering at once, so that browser tests go through the
+	// provider's page as users do. Continue answers as the endpoint would
+	// have; Cancel answers error=access_denied. [Google.Authorize] skips
+	// the page.
+	SignInPage bool
+	// BrowserHost, if set, is the host name of [Google.AuthURL] and of
+	// the discovery document's authorization endpoint (with the fake's
+	// port), so that a browser test can put the provider on another site
+	// than the application: make the browser resolve the name to loopback
+	// (e.g. Chromium's --host-resolver-rules) and accept the fake's
+	// certificate. Server-to-server endpoints stay at URL().
+	BrowserHost string
 }
 
 // GoogleFailure is an error the fake's token endpoint returns once.
@@ -207,7 +221,9 @@ func NewGoogle(opts GoogleOptions) (*Google, error) {
 func (g *Google) URL() string { return g.srv.URL }
 
 // AuthURL returns the authorization endpoint.
-func (g *Google) AuthURL() string { return g.srv.URL + "/o/oauth2/v2/auth" }
+func (g *Google) AuthURL() string {
+	return browserURL(g.srv.URL, g.opts.BrowserHost) + "/o/oauth2/v2/auth"
+}
 
 // TokenURL returns the token endpoint (the aud of JWT assertions).
 func (g *Google) TokenURL() string { return g.srv.URL + "/token" }
@@ -317,6 +333,7 @@ func (g *Google) Authorize(ctx context.Context, authURL string) (string, error) 
 	if err != nil {
 		return "", err
 	}
+	req.Header.Set(skipPageHeader, "1")
 	hc := *g.srv.Client()
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	resp, err := hc.Do(req)
@@ -345,7 +362,7 @@ func (g *Google) serve(w http.ResponseWriter, r *http.Request) {
 			"scopes_supported": []string{"openid", "email", "profile", "https://mail.google.com/"},
 			"authorization_response_iss_parameter_supported": g.opts.IssuerParameter,
 		})
-	case r.URL.Path == "/o/oauth2/v2/auth" && r.Method == http.MethodGet:
+	case r.URL.Path == "/o/oauth2/v2/auth" && (r.Method == http.MethodGet || r.Method == http.MethodPost):
 		g.authorize(w, r)
 	case r.URL.Path == "/token" && r.Method == http.MethodPost:
 		withEcho(w, r, g.opts.Echo, func(w http.ResponseWriter) { g.token(w, r) })
@@ -362,6 +379,15 @@ func (g *Google) serve(w http.ResponseWriter, r *http.Request) {
 
 func (g *Google) authorize(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
+	answered, cancelled := false, false
+	if r.Method == http.MethodPost { // the sign-in page's form
+		var ok bool
+		if q, cancelled, ok = signInAnswer(r); !ok {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_request", "error_description": "Malformed sign-in form."})
+			return
+		}
+		answered = true
+	}
 	if q.Get("client_id") != g.opts.ClientID {
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_client", "error_description": "The OAuth client was not found."})
 		return
@@ -410,6 +436,14 @@ func (g *Google) authorize(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		user = g.opts.Users[i]
+	}
+	if g.opts.SignInPage && !answered && r.Header.Get(skipPageHeader) == "" {
+		writeSignInPage(w, "Google (mailtest)", r.URL.Path, user.Email, q)
+		return
+	}
+	if cancelled {
+		back(url.Values{"error": {"access_denied"}})
+		return
 	}
 	code := "4/0A" + randomString(70)
 	g.mu.Lock()

@@ -45,6 +45,24 @@ var (
 	ErrDuplicateParameter = errors.New("oauth2client: a callback parameter appears more than once")
 )
 
+// ErrSessionNotSent: the callback arrived without a browser session at
+// all ([HandlerConfig.Session] returned "") while the authorization was
+// bound to one. It matches [ErrSessionMismatch] too. Besides a sign-in
+// finished in another browser, the usual cause is the session cookie's
+// SameSite attribute: the error says what to configure for the response
+// mode the callback came with (see [HandlerConfig.Session]).
+var ErrSessionNotSent = fmt.Errorf("%w: the callback request carried no browser session (HandlerConfig.Session returned \"\")", ErrSessionMismatch)
+
+// sessionNotSent explains a callback without a session, by method: a
+// form_post answer is a cross-site POST, a query answer a cross-site
+// redirect, and browsers send different cookies with each.
+func sessionNotSent(r *http.Request) error {
+	if r.Method == http.MethodPost {
+		return fmt.Errorf("%w: a response_mode=form_post answer is a cross-site POST from the provider's page, and browsers send no SameSite=Lax or Strict cookie with it: make the session cookie SameSite=None; Secure (served over https), or have the provider answer with response_mode=query", ErrSessionNotSent)
+	}
+	return fmt.Errorf("%w: browsers do not send SameSite=Strict cookies when the provider's page sends the user back: make the session cookie SameSite=Lax (or None; Secure); if it is, the sign-in was finished in a browser without the session (another browser, or expired or blocked cookies)", ErrSessionNotSent)
+}
+
 // Limits of the callback handler.
 const (
 	maxCallbackQuery     = 8 << 10
@@ -176,9 +194,35 @@ type HandlerConfig struct {
 	// Session returns the browser-session binding of r, the same value
 	// passed as [AuthOptions.Session] when the authorization started. It
 	// is required if any authorization is started with a Session.
+	//
+	// It usually reads a session cookie, and the provider is another site
+	// than the application: whether the browser sends the cookie back to
+	// the callback depends on its SameSite attribute and on the response
+	// mode. As the browser tests of examples/webapp check in Chromium:
+	//
+	//   - response_mode=query (a redirect to the callback, GET; what the
+	//     azure and google providers ask for by default): SameSite=Lax
+	//     works and is the setting to use; SameSite=None; Secure works
+	//     too. SameSite=Strict is not sent when the user comes back from
+	//     the provider's sign-in page, so the callback fails.
+	//   - response_mode=form_post (a POST to the callback from a page of
+	//     the provider, see AllowFormPost): only SameSite=None; Secure
+	//     works, which needs the application on https. Lax and Strict
+	//     cookies are not sent. A cookie without a SameSite attribute is
+	//     sent by Chromium only in the first two minutes after it was set:
+	//     do not rely on it.
+	//
+	// When Session returns "" for a bound authorization the callback
+	// fails with [ErrSessionNotSent], whose text says which of these to
+	// configure.
 	Session func(r *http.Request) string
 	// AllowFormPost accepts the provider's response_mode=form_post (a
-	// POST with a form body) as well as GET.
+	// POST with a form body) as well as GET. That POST comes from the
+	// provider's page, another site: mount the handler for POST, exempt
+	// it from cross-origin request protection such as net/http's
+	// CrossOriginProtection (which refuses cross-site POSTs; the state
+	// parameter is the callback's protection), and make the session
+	// cookie SameSite=None; Secure (see Session).
 	AllowFormPost bool
 }
 
@@ -323,12 +367,15 @@ func (h *callbackHandler) complete(r *http.Request) (*Authorization, error) {
 		return nil, &CallbackError{Connection: pend.Connection, Account: pend.Account, Status: status, Err: err}
 	}
 	if pend.Session != nil {
-		var got string
-		if h.cfg.Session != nil {
-			got = h.cfg.Session(r)
+		if h.cfg.Session == nil {
+			return fail(http.StatusForbidden, fmt.Errorf("%w: the authorization was started with AuthOptions.Session but HandlerConfig.Session is nil: set it to return the same value from the request", ErrSessionMismatch))
+		}
+		got := h.cfg.Session(r)
+		if got == "" {
+			return fail(http.StatusForbidden, sessionNotSent(r))
 		}
 		sum := sha256.Sum256([]byte(got))
-		if got == "" || subtle.ConstantTimeCompare(pend.Session, sum[:]) != 1 {
+		if subtle.ConstantTimeCompare(pend.Session, sum[:]) != 1 {
 			return fail(http.StatusForbidden, ErrSessionMismatch)
 		}
 	}
@@ -417,6 +464,8 @@ func UserMessage(err error) string {
 		return "This sign-in link was already used. Please start again."
 	case errors.Is(err, ErrStateInvalid):
 		return "This sign-in response is not valid here. Please start again from the application."
+	case errors.Is(err, ErrSessionNotSent):
+		return "This browser did not send its session with the sign-in response: the sign-in was started in another browser session, or the browser withheld this site's cookie. Please start again from the application."
 	case errors.Is(err, ErrSessionMismatch):
 		return "The sign-in was started in another browser session. Please start again from the application."
 	case errors.Is(err, ErrIdentityMismatch):

@@ -3,6 +3,7 @@ package oauth2client_test
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -290,6 +291,76 @@ func TestHandlerFormPost(t *testing.T) {
 	w = httptest.NewRecorder()
 	h.handler.ServeHTTP(w, big)
 	assert.Equal(t, http.StatusRequestEntityTooLarge, w.Code)
+}
+
+// A callback without any session says which cookie setting the response
+// mode needs; one with another session is a plain mismatch.
+func TestHandlerSessionNotSent(t *testing.T) {
+	for _, tt := range []struct {
+		name, method, cookie string
+		notSent              bool
+		advice               string
+	}{
+		{"query without the cookie", http.MethodGet, "", true, "make the session cookie SameSite=Lax"},
+		{"form_post without the cookie", http.MethodPost, "", true, "make the session cookie SameSite=None; Secure"},
+		{"query with another session", http.MethodGet, "other", false, ""},
+		{"form_post with another session", http.MethodPost, "other", false, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, oauth2client.HandlerConfig{})
+			var got error
+			h.handler = h.client.Handler(oauth2client.HandlerConfig{AllowFormPost: true,
+				Session: func(r *http.Request) string {
+					c, err := r.Cookie("sid")
+					if err != nil {
+						return ""
+					}
+					return c.Value
+				},
+				OnError: func(w http.ResponseWriter, _ *http.Request, err error) {
+					got = err
+					w.WriteHeader(http.StatusForbidden)
+					_, _ = io.WriteString(w, oauth2client.UserMessage(err))
+				}})
+			authURL, err := h.client.StartAuthorization(context.Background(), "corp", "a", &oauth2client.AuthOptions{Session: "s-123"})
+			require.NoError(t, err)
+			q := h.provider.approve(authURL)
+			r := httptest.NewRequest(http.MethodGet, redirect+"?"+q.Encode(), nil)
+			if tt.method == http.MethodPost {
+				r = httptest.NewRequest(http.MethodPost, redirect, strings.NewReader(q.Encode()))
+				r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			}
+			if tt.cookie != "" {
+				r.AddCookie(&http.Cookie{Name: "sid", Value: tt.cookie})
+			}
+			w := httptest.NewRecorder()
+			h.handler.ServeHTTP(w, r)
+			assert.Equal(t, http.StatusForbidden, w.Code)
+			require.ErrorIs(t, got, oauth2client.ErrSessionMismatch)
+			assert.Equal(t, tt.notSent, errors.Is(got, oauth2client.ErrSessionNotSent))
+			if tt.notSent {
+				assert.ErrorContains(t, got, tt.advice)
+			}
+			assert.Contains(t, w.Body.String(), "another browser session")
+			assert.NotContains(t, w.Body.String(), q.Get("code"))
+		})
+	}
+}
+
+func TestHandlerSessionWithoutSessionFunc(t *testing.T) {
+	h := newHarness(t, oauth2client.HandlerConfig{})
+	var got error
+	h.handler = h.client.Handler(oauth2client.HandlerConfig{OnError: func(w http.ResponseWriter, _ *http.Request, err error) {
+		got = err
+		w.WriteHeader(http.StatusForbidden)
+	}})
+	authURL, err := h.client.StartAuthorization(context.Background(), "corp", "a", &oauth2client.AuthOptions{Session: "s-123"})
+	require.NoError(t, err)
+	w := h.callback(http.MethodGet, h.provider.approve(authURL))
+	assert.Equal(t, http.StatusForbidden, w.Code)
+	require.ErrorIs(t, got, oauth2client.ErrSessionMismatch)
+	assert.NotErrorIs(t, got, oauth2client.ErrSessionNotSent, "not the browser's fault")
+	assert.ErrorContains(t, got, "HandlerConfig.Session is nil")
 }
 
 func TestHandlerSessionBindingAccepted(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/oauth2mail/oauth2mail/azure"
 	"github.com/oauth2mail/oauth2mail/mailtest"
 	"github.com/oauth2mail/oauth2mail/tokenstore"
 )
@@ -39,7 +40,9 @@ func TestWebappFlow(t *testing.T) {
 	require.NoError(t, err)
 	defer entra.Close()
 	store := tokenstore.NewMemory()
-	a, err := newApp(srv.URL, store, entra.AzureConfig())
+	p, err := azure.New(entra.AzureConfig())
+	require.NoError(t, err)
+	a, err := newApp(srv.URL, store, p, appOptions{})
 	require.NoError(t, err)
 	handler.Store(a.routes())
 
@@ -118,7 +121,9 @@ func TestWebappCallbackFromAnotherSession(t *testing.T) {
 	entra, err := mailtest.NewAzure(mailtest.AzureOptions{RedirectURIs: []string{srv.URL + "/oauth2/callback"}})
 	require.NoError(t, err)
 	defer entra.Close()
-	a, err := newApp(srv.URL, tokenstore.NewMemory(), entra.AzureConfig())
+	p, err := azure.New(entra.AzureConfig())
+	require.NoError(t, err)
+	a, err := newApp(srv.URL, tokenstore.NewMemory(), p, appOptions{})
 	require.NoError(t, err)
 	handler.Store(a.routes())
 
