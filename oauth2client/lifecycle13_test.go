@@ -2,6 +2,7 @@ package oauth2client_test
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/oauth2mail/oauth2mail/mailtest"
 	"github.com/oauth2mail/oauth2mail/oauth2client"
 	"github.com/oauth2mail/oauth2mail/tokenstore"
+	"github.com/oauth2mail/oauth2mail/tokenstore/faultstore"
 )
 
 // rotatorClient returns a Client on store with connection "idp" served by
@@ -222,4 +224,67 @@ func TestConnectGrantRefreshesAnExpiredToken(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, tok.Expiry.After(clock.Now()), "the token returned is valid")
 	assert.True(t, idp.Valid(tok.AccessToken))
+}
+
+// Issue 13 item 12: with a LockTTL shorter than RefreshTimeout, the lease
+// is extended every LockTTL/3 while the refresh runs (on main it lapsed
+// mid-refresh and a second instance could redeem the same token).
+func TestLeaseExtendedWhileRefreshRuns(t *testing.T) {
+	fs := faultstore.New(tokenstore.NewMemory(), faultstore.Config{})
+	c, idp, clock := rotatorClient(t, fs.TokenStore(), time.Hour, oauth2client.Config{LockTTL: 3 * time.Second, RefreshTimeout: time.Minute})
+	ctx := context.Background()
+	tok, err := c.ConnectGrant(ctx, "idp", "acct", idp.Grant("alice"))
+	require.NoError(t, err)
+	clock.Set(tok.Expiry)
+	release := idp.Hold()
+	done := make(chan error, 1)
+	go func() { _, err := c.Token(ctx, "acct"); done <- err }()
+	for i := range 3 {
+		select {
+		case <-clock.TimerAdded(): // the extender waits for LockTTL/3
+		case <-time.After(30 * time.Second):
+			t.Fatalf("no lease extension timer (round %d)", i)
+		}
+		clock.Advance(time.Second)
+	}
+	release()
+	require.NoError(t, <-done)
+	assert.GreaterOrEqual(t, fs.Calls(faultstore.OpExtend), 2, "the lease was extended while the provider call ran")
+}
+
+// Issue 13 item 7: Refresh during a backoff does not ask the provider; it
+// says when the next attempt is due.
+func TestRefreshDuringBackoffWaits(t *testing.T) {
+	var fail atomic.Bool
+	fail.Store(true)
+	store := tokenstore.NewMemory()
+	clock := mailtest.NewClock(time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC))
+	idp := mailtest.NewRotator(mailtest.RotatorOptions{Now: clock.Now, Fault: func(context.Context, string) error {
+		if fail.Load() {
+			return mailtest.Unavailable()
+		}
+		return nil
+	}})
+	c, err := oauth2client.New(oauth2client.Config{Store: store, Clock: clock, BackoffMin: 10 * time.Second})
+	require.NoError(t, err)
+	require.NoError(t, c.SetConnection("idp", idp))
+	ctx := context.Background()
+	tok, err := c.ConnectGrant(ctx, "idp", "acct", idp.Grant("alice"))
+	require.NoError(t, err)
+	_, err = c.Refresh(ctx, "acct")
+	require.ErrorIs(t, err, oauth2client.ErrTransient)
+	faults := idp.Stats().Faults
+	fail.Store(false)
+	_, err = c.Refresh(ctx, "acct")
+	require.ErrorIs(t, err, oauth2client.ErrTransient)
+	assert.Contains(t, err.Error(), "next attempt is due in")
+	assert.Equal(t, faults, idp.Stats().Faults, "the provider was not asked during the backoff")
+	assert.Zero(t, idp.Stats().Rotations)
+	got, err := c.Token(ctx, "acct")
+	require.NoError(t, err, "Token still serves the valid token")
+	assert.Equal(t, tok.AccessToken, got.AccessToken)
+	clock.Advance(10 * time.Second)
+	fresh, err := c.Refresh(ctx, "acct")
+	require.NoError(t, err, "after the backoff Refresh asks again")
+	assert.NotEqual(t, tok.AccessToken, fresh.AccessToken)
 }

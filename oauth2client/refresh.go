@@ -377,7 +377,7 @@ func (c *Client) step(ctx context.Context, e *cacheEntry, account string, w want
 	defer e.setRefreshing(false)
 	lease, err := c.acquire(ctx, e, account)
 	if err != nil {
-		return c.fail(ctx, e, gen, rec, unsaved, w, err, ev)
+		return c.fail(ctx, e, gen, account, rec, unsaved, w, err, ev)
 	}
 	keep := false
 	defer func() { c.release(ctx, e, account, lease, keep) }()
@@ -406,7 +406,7 @@ func (c *Client) step(ctx context.Context, e *cacheEntry, account string, w want
 			if ClassOf(err) == ClassReauth {
 				return nil, c.refused(ctx, e, gen, rec, unsaved, err, ev)
 			}
-			return c.fail(ctx, e, gen, rec, unsaved, w, err, ev)
+			return c.fail(ctx, e, gen, account, rec, unsaved, w, err, ev)
 		}
 		if err := identityChanged(&rec.Identity, &g.Identity); err != nil {
 			return nil, c.refused(ctx, e, gen, rec, unsaved, err, ev)
@@ -443,7 +443,7 @@ func (c *Client) step(ctx context.Context, e *cacheEntry, account string, w want
 	// refresh) and the lease, and retry the write with backoff.
 	keep = true
 	serr := &StoreError{Op: "save", Account: account, Err: werr, Unsaved: true}
-	return c.fail(ctx, e, gen, next, true, w, serr, ev)
+	return c.fail(ctx, e, gen, account, next, true, w, serr, ev)
 }
 
 // callProvider asks rec's connection for a new grant.
@@ -654,7 +654,7 @@ func (c *Client) readFailed(ctx context.Context, e *cacheEntry, gen uint64, acco
 		e.mu.Unlock()
 		return nil, err
 	}
-	return c.fail(ctx, e, gen, nil, false, w, err, ev)
+	return c.fail(ctx, e, gen, account, nil, false, w, err, ev)
 }
 
 // forgetLocked clears the account's state after it was disconnected.
@@ -720,18 +720,9 @@ func (c *Client) refused(ctx context.Context, e *cacheEntry, gen uint64, rec *Re
 // connection): backoff, a scheduled retry, the RefreshFailed hook, and a
 // still-valid token served. rec is the record the refresh worked from, or
 // nil.
-func (c *Client) fail(ctx context.Context, e *cacheEntry, gen uint64, rec *Record, unsaved bool, w want, err error, ev *events) (*Token, error) {
-	account := ""
-	if ct := e.tok.Load(); ct != nil {
-		account = ct.Account
-	}
-	if rec != nil {
-		account = rec.Account
-	}
+func (c *Client) fail(ctx context.Context, e *cacheEntry, gen uint64, account string, rec *Record, unsaved bool, w want, err error, ev *events) (*Token, error) {
 	var serr *StoreError
-	if errors.As(err, &serr) && account == "" {
-		account = serr.Account
-	}
+	errors.As(err, &serr)
 	now := c.now()
 	e.mu.Lock()
 	if e.gen != gen {
