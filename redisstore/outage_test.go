@@ -90,3 +90,65 @@ func TestLeaseRecoversAfterOutage(t *testing.T) {
 	assert.Less(t, at.Sub(released), time.Second, "the waiter took the released lease only after %v", at.Sub(released))
 	assert.NoError(t, lease.Release(ctx), "a third Release is harmless")
 }
+
+// lostReply is a go-redis hook that lets the next SET through to Redis
+// and then reports a connection reset, as when Redis restarts between
+// storing a write and answering it.
+type lostReply struct{ armed atomic.Bool }
+
+func (l *lostReply) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (l *lostReply) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		err := next(ctx, cmd)
+		if err == nil && cmd.Name() == "set" && l.armed.CompareAndSwap(true, false) {
+			cmd.SetErr(&net.OpError{Op: "read", Net: "tcp", Err: &os.SyscallError{Syscall: "read", Err: syscall.ECONNRESET}})
+			return cmd.Err()
+		}
+		return err
+	}
+}
+
+func (l *lostReply) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// A Lock whose SET landed but whose reply was lost leaves a lease nobody
+// knows it holds; the next Lock of the account deletes it instead of
+// waiting for it to lapse (issue 13 item 5, found by the real-server
+// restart test).
+func TestLockAfterALostReplyDoesNotWaitForTheOrphan(t *testing.T) {
+	cfg := openRedis(t)
+	var l lostReply
+	cfg.Client.AddHook(&l)
+	s := newTokenStore(t, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	l.armed.Store(true)
+	_, err := s.Lock(ctx, "acct", time.Minute)
+	require.ErrorIs(t, err, syscall.ECONNRESET)
+	orphan, err := cfg.Client.Get(ctx, cfg.Prefix+"lock:acct").Result()
+	require.NoError(t, err, "the SET landed")
+	require.NotEmpty(t, orphan)
+
+	wctx, wcancel := context.WithTimeout(ctx, 2*time.Second)
+	defer wcancel()
+	lease, err := s.Lock(wctx, "acct", time.Minute)
+	require.NoError(t, err, "the next Lock waited for the orphaned lease")
+	owner, err := cfg.Client.Get(ctx, cfg.Prefix+"lock:acct").Result()
+	require.NoError(t, err)
+	assert.NotEqual(t, orphan, owner)
+	require.NoError(t, lease.Release(ctx))
+
+	// Another TokenStore (another instance) cannot know the orphan: it
+	// waits, as it must, for a lease someone may hold.
+	l.armed.Store(true)
+	_, err = s.Lock(ctx, "acct", time.Minute)
+	require.Error(t, err)
+	other := newTokenStore(t, cfg)
+	octx, ocancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer ocancel()
+	_, err = other.Lock(octx, "acct", time.Minute)
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+}

@@ -28,7 +28,8 @@ import (
 //
 // It passes tokenstore/storetest. It is safe for concurrent use.
 type TokenStore struct {
-	cfg Config
+	cfg     Config
+	orphans leasewait.Orphans
 }
 
 // NewTokenStore returns a TokenStore for cfg.
@@ -184,17 +185,32 @@ return 0
 // 200 ms) while another holder has it, until ctx ends. The lease's
 // Extend and Release act only while the key still holds this owner ID;
 // Release may be called again after it failed, and after it succeeded
-// further calls do nothing.
+// further calls do nothing. A Lock that fails because Redis cannot be
+// reached does not wait; if its SET may have landed (the reply was lost),
+// the next Lock of the account on this TokenStore deletes that lease
+// first, so it does not block the account until it lapses.
 func (s *TokenStore) Lock(ctx context.Context, account string, ttl time.Duration) (oauth2client.Lease, error) {
 	if ttl <= 0 {
 		return nil, fmt.Errorf("redisstore: lock ttl must be positive, got %v", ttl)
 	}
-	owner := leasewait.NewOwner()
 	key := s.lockKey(account)
 	if err := ctxFirst(ctx, "waiting for the refresh lock of account", account); err != nil {
 		return nil, err
 	}
-	err := leasewait.Poll(ctx, func() (bool, error) { return s.cfg.Client.SetNX(ctx, key, owner, ttl).Result() })
+	err := s.orphans.Release(account, func(owner string) error {
+		return unlockScript.Run(ctx, s.cfg.Client, []string{key}, owner).Err()
+	})
+	if err != nil {
+		return nil, redisErr("releasing a refresh lease whose taking failed earlier, of account", account, err)
+	}
+	owner := leasewait.NewOwner()
+	err = leasewait.Poll(ctx, func() (bool, error) {
+		took, err := s.cfg.Client.SetNX(ctx, key, owner, ttl).Result()
+		if err != nil {
+			s.orphans.Add(account, owner) // the SET may have landed with its reply lost
+		}
+		return took, err
+	})
 	switch {
 	case err == nil:
 	case ctx.Err() != nil:

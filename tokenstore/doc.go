@@ -29,7 +29,12 @@
 // one process, File's across the processes of one machine, and SQL's
 // across every instance sharing the database. Their leases carry a
 // random owner ID, so Extend and Release act only while the lease is
-// still the caller's, and Release can be retried after it failed.
+// still the caller's, and Release can be retried after it failed. Waiters
+// poll a lease held by another process at most every 200ms, so a released
+// or lapsed lease is taken within a fraction of a second; a Lock that
+// fails because the store cannot be reached returns at once, and a lease
+// it may have taken without hearing back is released by the account's
+// next Lock on the same store value.
 //
 // Versions never repeat for an account, not even after Delete: Memory
 // and File draw them from a sequence shared by all accounts of the store

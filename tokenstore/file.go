@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/oauth2mail/oauth2mail/internal/leasewait"
 	"github.com/oauth2mail/oauth2mail/oauth2client"
 )
 
@@ -78,10 +79,11 @@ var ErrInsecure = errors.New("tokenstore: token files are accessible to other us
 // and wrap the store with [NewEncrypted]. A File is safe for concurrent
 // use by multiple goroutines and processes.
 type File struct {
-	dir    string
-	stripe [64]sync.Mutex // writers of one account take stripe[hash[0]%64]
-	seqMu  sync.Mutex     // taken inside a stripe, around the sequence file's flock
-	leases leases
+	dir     string
+	stripe  [64]sync.Mutex // writers of one account take stripe[hash[0]%64]
+	seqMu   sync.Mutex     // taken inside a stripe, around the sequence file's flock
+	leases  leases
+	orphans leasewait.Orphans
 }
 
 const (

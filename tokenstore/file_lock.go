@@ -58,15 +58,42 @@ func (f *File) leasePath(account string) (string, int) {
 // at most every 200ms, until it is released, it lapses (after ttl, by
 // the machine's clock), or ctx ends. ttl must be positive. The lease
 // file holds the holder's random owner ID: Extend and Release act only
-// while it is still theirs.
+// while it is still theirs. A Lock that fails (the directory cannot be
+// written) does not wait; if it may have left a lease file behind, the
+// next Lock of the account removes that lease first.
 func (f *File) Lock(ctx context.Context, account string, ttl time.Duration) (oauth2client.Lease, error) {
 	local, err := f.leases.lock(ctx, account, ttl)
 	if err != nil {
 		return nil, err
 	}
-	owner := leasewait.NewOwner()
 	lp, stripe := f.leasePath(account)
-	if err := pollLease(ctx, account, "", local, func() (bool, error) { return f.tryLease(stripe, lp, owner, ttl) }); err != nil {
+	release := func(owner string) error {
+		err := f.exclusive(stripe, func() error {
+			// A lapsed lease taken over by someone else has another
+			// owner: it is left alone then.
+			if cur, _, ok := readLease(lp); ok && cur == owner {
+				return os.Remove(lp)
+			}
+			return nil
+		})
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		return err
+	}
+	if err := f.orphans.Release(account, release); err != nil {
+		local.release()
+		return nil, fmt.Errorf("tokenstore: releasing a refresh lease of account %q whose taking failed earlier: %w", account, err)
+	}
+	owner := leasewait.NewOwner()
+	err = pollLease(ctx, account, "", local, func() (bool, error) {
+		took, err := f.tryLease(stripe, lp, owner, ttl)
+		if err != nil {
+			f.orphans.Add(account, owner) // the lease file may have been written
+		}
+		return took, err
+	})
+	if err != nil {
 		return nil, err
 	}
 	return &sharedLease{
@@ -82,20 +109,7 @@ func (f *File) Lock(ctx context.Context, account string, ttl time.Duration) (oau
 			})
 			return ok, err
 		},
-		release: func(context.Context) error {
-			err := f.exclusive(stripe, func() error {
-				// A lapsed lease taken over by someone else has another
-				// owner: it is left alone then.
-				if cur, _, ok := readLease(lp); ok && cur == owner {
-					return os.Remove(lp)
-				}
-				return nil
-			})
-			if errors.Is(err, fs.ErrNotExist) {
-				return nil
-			}
-			return err
-		},
+		release: func(context.Context) error { return release(owner) },
 	}, nil
 }
 

@@ -81,6 +81,7 @@ type SQL struct {
 	table   string
 	q       sqlQueries
 	leases  leases // in-process waiters queue here before polling the database
+	orphans leasewait.Orphans
 }
 
 type sqlQueries struct {
@@ -365,21 +366,36 @@ func (s *SQL) List(ctx context.Context) ([]string, error) {
 // database. Waiters in the same process queue without touching the
 // database; a lock held by another process is polled for, at most every
 // 200ms, until it is released, its lease lapses (by the database's
-// clock), or ctx ends. ttl must be positive.
+// clock), or ctx ends. ttl must be positive. A Lock that fails because
+// the database cannot be reached does not wait; if its insert may have
+// landed (the reply was lost), the next Lock of the account deletes
+// that lease first, so it does not block the account until it lapses.
 func (s *SQL) Lock(ctx context.Context, account string, ttl time.Duration) (oauth2client.Lease, error) {
 	local, err := s.leases.lock(ctx, account, ttl)
 	if err != nil {
 		return nil, err
 	}
+	err = s.orphans.Release(account, func(owner string) error {
+		_, err := s.db.ExecContext(ctx, s.q.unlock, account, owner)
+		return err
+	})
+	if err != nil {
+		local.release()
+		return nil, fmt.Errorf("tokenstore: releasing a refresh lease of account %q in table %s whose taking failed earlier: %w", account, s.table, err)
+	}
 	owner := leasewait.NewOwner()
 	ms := max(ttl.Milliseconds(), 1)
 	err = pollLease(ctx, account, " in table "+s.table, local, func() (bool, error) {
 		res, err := s.db.ExecContext(ctx, s.q.lock, account, owner, ms)
-		if err != nil {
-			return false, err
+		if err == nil {
+			var n int64
+			if n, err = res.RowsAffected(); err == nil {
+				return n == 1, nil
+			}
 		}
-		n, err := res.RowsAffected()
-		return n == 1, err
+		// The insert may have landed with its reply lost.
+		s.orphans.Add(account, owner)
+		return false, err
 	})
 	if err != nil {
 		return nil, err

@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"sync"
 	"time"
 )
 
@@ -38,4 +39,54 @@ func NewOwner() string {
 	var id [16]byte
 	_, _ = rand.Read(id[:]) // never fails
 	return hex.EncodeToString(id[:])
+}
+
+// Orphans remembers, per account, the owner IDs of lease takes that
+// failed with an error: the take may have landed in the store with its
+// reply lost (the server restarted between the two), leaving a lease that
+// no caller knows it holds and that would block the account until it
+// lapses. The next Lock of the account releases them first. The zero
+// value is ready to use; it is safe for concurrent use.
+type Orphans struct {
+	mu sync.Mutex
+	m  map[string][]string
+}
+
+// Add records that owner's take of account's lease failed.
+func (o *Orphans) Add(account, owner string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.m == nil {
+		o.m = make(map[string][]string)
+	}
+	o.m[account] = append(o.m[account], owner)
+}
+
+// Release calls release for each orphaned owner of account, forgetting
+// those it released; the others are kept for the next call. It returns
+// the first error.
+func (o *Orphans) Release(account string, release func(owner string) error) error {
+	o.mu.Lock()
+	owners := o.m[account]
+	delete(o.m, account)
+	o.mu.Unlock()
+	var first error
+	var kept []string
+	for _, owner := range owners {
+		if err := release(owner); err != nil {
+			kept = append(kept, owner)
+			if first == nil {
+				first = err
+			}
+		}
+	}
+	if len(kept) > 0 {
+		o.mu.Lock()
+		if o.m == nil {
+			o.m = make(map[string][]string)
+		}
+		o.m[account] = append(o.m[account], kept...)
+		o.mu.Unlock()
+	}
+	return first
 }
