@@ -20,6 +20,7 @@ import (
 
 	"github.com/oauth2mail/oauth2mail/internal/idtoken"
 	"github.com/oauth2mail/oauth2mail/internal/oauthflow"
+	"github.com/oauth2mail/oauth2mail/internal/scrub"
 	"github.com/oauth2mail/oauth2mail/oauth2client"
 )
 
@@ -163,7 +164,7 @@ func New(cfg Config) (*Provider, error) {
 	// MSAL reads whole response bodies: bound them, so a hostile or
 	// broken endpoint cannot make it allocate without limit.
 	hc := *p.hc
-	hc.Transport = limitBodies{base: p.hc.Transport}
+	hc.Transport = &scrub.Transport{Base: limitBodies{base: p.hc.Transport}} // records each call's secrets (see scrubbing)
 	p.hc = &hc
 	n := 0
 	for _, set := range []bool{cfg.ClientSecret != "", len(cfg.CertificatePEM) > 0, len(cfg.CertificatePKCS12) > 0, cfg.Assertion != nil} {
@@ -366,7 +367,7 @@ func (p *Provider) AuthCodeURL(ctx context.Context, req oauth2client.AuthRequest
 	}
 	raw, err := c.AuthCodeURL(ctx, p.cfg.ClientID, req.RedirectURI, append(append([]string(nil), p.scopes...), "offline_access", "openid", "profile"), opts...)
 	if err != nil {
-		return "", p.mapError("authorize", err)
+		return "", p.mapError(ctx, "authorize", err)
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -397,10 +398,11 @@ func (p *Provider) Exchange(ctx context.Context, req oauth2client.ExchangeReques
 	}
 	defer p.release(c)
 	b := &blob{}
+	ctx = p.scrubbing(ctx, string(req.Code), string(req.CodeVerifier))
 	res, err := c.AcquireTokenByAuthCode(context.WithValue(ctx, blobKey{}, b), string(req.Code), req.RedirectURI, p.scopes,
 		confidential.WithChallenge(string(req.CodeVerifier)))
 	if err != nil {
-		return nil, p.mapError("exchange", err)
+		return nil, p.mapError(ctx, "exchange", err)
 	}
 	g, err := p.grantFor(ctx, res, b, false, req.Nonce)
 	if err != nil {
@@ -496,6 +498,7 @@ func (p *Provider) refresh(ctx context.Context, g *oauth2client.Grant) (*oauth2c
 			Description: "the stored MSAL cache is unreadable", Remedy: "connect the mailbox again"}
 	}
 	b := &blob{data: msal}
+	ctx = p.scrubbing(ctx, cacheSecrets(msal)...)
 	if st.Public {
 		return p.refreshPublic(ctx, st, b)
 	}
@@ -507,7 +510,7 @@ func (p *Provider) refresh(ctx context.Context, g *oauth2client.Grant) (*oauth2c
 	cctx := context.WithValue(ctx, blobKey{}, b)
 	acct, err := c.Account(cctx, st.HomeAccountID)
 	if err != nil {
-		return nil, p.mapError("refresh", err)
+		return nil, p.mapError(cctx, "refresh", err)
 	}
 	if acct.HomeAccountID == "" {
 		return nil, notInCache()
@@ -518,7 +521,7 @@ func (p *Provider) refresh(ctx context.Context, g *oauth2client.Grant) (*oauth2c
 	}
 	res, err := c.AcquireTokenSilent(cctx, p.scopes, opts...)
 	if err != nil {
-		return nil, p.mapError("refresh", err)
+		return nil, p.mapError(cctx, "refresh", err)
 	}
 	return p.grant(ctx, res, b)
 }
@@ -536,6 +539,22 @@ func notInCache() error {
 // override on a /consumers authority, which serves one tenant anyway.)
 func (p *Provider) tenantOverride(st state) bool {
 	return st.Tenant != "" && st.Tenant != p.cfg.Tenant && p.cfg.Tenant != "consumers"
+}
+
+// cacheSecrets returns the secrets of an MSAL cache blob: the "secret"
+// of every credential in it (refresh tokens, access and ID tokens).
+func cacheSecrets(raw []byte) []string {
+	var m map[string]map[string]struct {
+		Secret string `json:"secret"`
+	}
+	_ = json.Unmarshal(raw, &m) // a partial or unreadable blob yields what it can
+	var out []string
+	for _, kind := range m {
+		for _, cred := range kind {
+			out = append(out, cred.Secret)
+		}
+	}
+	return out
 }
 
 // withoutAccessTokens removes the cached access tokens from an MSAL cache
@@ -562,9 +581,10 @@ func (p *Provider) AppToken(ctx context.Context, mailbox string) (*oauth2client.
 		return nil, err
 	}
 	defer p.release(c)
+	ctx = p.scrubbing(ctx)
 	res, err := c.AcquireTokenByCredential(context.WithValue(ctx, blobKey{}, &blob{}), []string{p.cloud.AppResource + "/.default"})
 	if err != nil {
-		return nil, p.mapError("app_token", err)
+		return nil, p.mapError(ctx, "app_token", err)
 	}
 	return &oauth2client.Grant{
 		AccessToken: oauth2client.Secret(res.AccessToken),

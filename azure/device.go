@@ -58,9 +58,10 @@ func (p *Provider) StartDeviceLogin(ctx context.Context) (*DeviceLogin, error) {
 		return nil, err
 	}
 	b := &blob{}
+	ctx = p.scrubbing(ctx)
 	dc, err := c.AcquireTokenByDeviceCode(context.WithValue(ctx, blobKey{}, b), p.scopes)
 	if err != nil {
-		return nil, deviceError(p.mapDevice(err, kept))
+		return nil, deviceError(p.mapDevice(ctx, err, kept))
 	}
 	return &DeviceLogin{UserCode: dc.Result.UserCode, VerificationURL: dc.Result.VerificationURL, Message: dc.Result.Message,
 		Expiry: p.expiry(dc.Result.ExpiresOn), p: p, dc: dc, b: b, kept: kept}, nil
@@ -70,12 +71,13 @@ func (p *Provider) StartDeviceLogin(ctx context.Context) (*DeviceLogin, error) {
 // expired, or ctx is done (polling starts at 50 ms and backs off to 5 s,
 // as MSAL does). The grant carries the signed-in mailbox's identity.
 func (d *DeviceLogin) Wait(ctx context.Context) (*oauth2client.Grant, error) {
+	ctx = d.p.scrubbing(ctx)
 	res, err := d.dc.AuthenticationResult(context.WithValue(ctx, blobKey{}, d.b))
 	if err != nil {
 		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
 			return nil, fmt.Errorf("azure: waiting for the device login: %w", err)
 		}
-		return nil, deviceError(d.p.mapDevice(err, d.kept))
+		return nil, deviceError(d.p.mapDevice(ctx, err, d.kept))
 	}
 	g, err := d.p.grantFor(ctx, res, d.b, true, "")
 	if err != nil {
@@ -118,7 +120,7 @@ func (p *Provider) refreshPublic(ctx context.Context, st state, b *blob) (*oauth
 	cctx := context.WithValue(ctx, blobKey{}, b)
 	accounts, err := c.Accounts(cctx)
 	if err != nil {
-		return nil, p.mapError("refresh", err)
+		return nil, p.mapError(cctx, "refresh", err)
 	}
 	var acct public.Account
 	for _, a := range accounts {
@@ -135,7 +137,7 @@ func (p *Provider) refreshPublic(ctx context.Context, st state, b *blob) (*oauth
 	}
 	res, err := c.AcquireTokenSilent(cctx, p.scopes, opts...)
 	if err != nil {
-		return nil, p.mapError("refresh", err)
+		return nil, p.mapError(cctx, "refresh", err)
 	}
 	return p.grantFor(ctx, res, b, true, "")
 }
@@ -144,14 +146,14 @@ func (p *Provider) refreshPublic(ctx context.Context, st state, b *blob) (*oauth
 // token endpoint's 400 answers itself while polling (to see whether the
 // user is still signing in), so its error arrives with an empty body:
 // the errorKeeper kept a copy of the last error answer.
-func (p *Provider) mapDevice(err error, kept *keptError) error {
+func (p *Provider) mapDevice(ctx context.Context, err error, kept *keptError) error {
 	var ce msalerrors.CallErr
 	if errors.As(err, &ce) && ce.Resp != nil {
 		if resp, raw := kept.get(); resp != nil {
-			return p.mapResponse(&oauth2client.ProviderError{Provider: "azure", Op: "device_code"}, resp, raw)
+			return p.scrub(ctx, p.mapResponse(&oauth2client.ProviderError{Provider: "azure", Op: "device_code"}, resp, raw))
 		}
 	}
-	return p.mapError("device_code", err)
+	return p.mapError(ctx, "device_code", err)
 }
 
 // keptError is the last error answer an errorKeeper saw.

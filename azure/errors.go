@@ -14,6 +14,7 @@ import (
 	msalerrors "github.com/AzureAD/microsoft-authentication-library-for-go/apps/errors"
 
 	"github.com/oauth2mail/oauth2mail/internal/oauthflow"
+	"github.com/oauth2mail/oauth2mail/internal/scrub"
 	"github.com/oauth2mail/oauth2mail/oauth2client"
 )
 
@@ -148,8 +149,21 @@ func cleanDescription(d string) string {
 	return d
 }
 
-// mapError turns an MSAL or transport error into a *ProviderError.
-func (p *Provider) mapError(op string, err error) error {
+// scrubbing returns ctx carrying a [scrub.Set] for one call to Entra: it
+// holds the connection's credential and known, and the provider's
+// transport adds every secret the call's requests carry (client secret or
+// assertion, code, PKCE verifier, refresh token, device code). Every
+// error of the call goes through [Provider.mapError] with that ctx.
+func (p *Provider) scrubbing(ctx context.Context, known ...string) context.Context {
+	set := scrub.New(known...)
+	set.Add(string(p.cfg.ClientSecret), string(p.cfg.CertificatePassword))
+	return scrub.NewContext(ctx, set)
+}
+
+// mapError turns an MSAL or transport error of a call made with ctx
+// (see [Provider.scrubbing]) into a *ProviderError free of the call's
+// secrets.
+func (p *Provider) mapError(ctx context.Context, op string, err error) error {
 	if err == nil {
 		return nil
 	}
@@ -157,9 +171,18 @@ func (p *Provider) mapError(op string, err error) error {
 	var ce msalerrors.CallErr
 	if errors.As(err, &ce) && ce.Resp != nil {
 		raw, _ := io.ReadAll(io.LimitReader(ce.Resp.Body, 1<<20))
-		return p.mapResponse(pe, ce.Resp, raw)
+		return p.scrub(ctx, p.mapResponse(pe, ce.Resp, raw))
 	}
-	return p.mapOther(pe, err)
+	return p.scrub(ctx, p.mapOther(pe, err))
+}
+
+// scrub removes the secrets of the call made with ctx from err.
+func (p *Provider) scrub(ctx context.Context, err error) error {
+	set := scrub.FromContext(ctx)
+	if set == nil {
+		set = scrub.New(string(p.cfg.ClientSecret), string(p.cfg.CertificatePassword))
+	}
+	return oauthflow.Scrub(err, set)
 }
 
 // mapResponse fills pe from Entra's error answer resp with body raw.
@@ -203,17 +226,17 @@ func (p *Provider) mapOther(pe *oauth2client.ProviderError, err error) error {
 	var ne net.Error
 	switch {
 	case errors.Is(err, context.Canceled):
-		pe.Err = &scrubbed{msg: scrub(err.Error()), err: err}
+		pe.Err = &scrubbed{msg: stripBodies(err.Error()), err: err}
 	case errors.As(err, &ne), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		pe.Class = oauth2client.ClassTransient
-		pe.Err = &scrubbed{msg: scrub(err.Error()), err: err}
+		pe.Err = &scrubbed{msg: stripBodies(err.Error()), err: err}
 		pe.Remedy = "check the network path to " + p.base + "; the library retries"
 	case strings.Contains(err.Error(), "no token found"):
 		pe.Class = oauth2client.ClassReauth
 		pe.Err = errors.New("no refresh token is cached for this account")
 		pe.Remedy = "the user must connect the mailbox again"
 	default:
-		pe.Err = &scrubbed{msg: scrub(err.Error()), err: err}
+		pe.Err = &scrubbed{msg: stripBodies(err.Error()), err: err}
 	}
 	return pe
 }
@@ -241,12 +264,18 @@ func classifyOAuth(code string, status int) oauth2client.Class {
 	return oauth2client.ClassUnknown
 }
 
-var bodyInError = regexp.MustCompile(`(?s)(reply status code was \d+:).*`)
+var (
+	bodyInError = regexp.MustCompile(`(?s)(reply status code was \d+:).*`)
+	rawInError  = regexp.MustCompile(`(?s)(raw message was:).*`)
+)
 
-// scrub removes response bodies and query strings MSAL puts into its
-// error texts, so no token or code leaks through.
-func scrub(s string) string {
+// stripBodies removes response bodies and query strings MSAL puts into
+// its error texts ("reply status code was 400: <body>", and "raw message
+// was: <body>" for an answer that is not JSON), so no token or code
+// leaks through.
+func stripBodies(s string) string {
 	s = bodyInError.ReplaceAllString(s, "$1 [body omitted]")
+	s = rawInError.ReplaceAllString(s, "$1 [body omitted]")
 	if i := strings.IndexByte(s, '?'); i >= 0 {
 		if j := strings.IndexAny(s[i:], " )\n"); j > 0 {
 			s = s[:i] + s[i+j:]

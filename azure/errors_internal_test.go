@@ -25,10 +25,14 @@ func TestCleanDescription(t *testing.T) {
 
 func TestScrub(t *testing.T) {
 	in := "http call(https://login.example/t/oauth2/v2.0/token?code=SECRETCODE)(POST) error: reply status code was 400:\n{\"error\":\"x\",\"refresh_token\":\"RT\"}"
-	out := scrub(in)
+	out := stripBodies(in)
 	assert.NotContains(t, out, "SECRETCODE")
 	assert.NotContains(t, out, "RT\"")
 	assert.Contains(t, out, "reply status code was 400")
+
+	raw := stripBodies("json decode error: invalid character 'E' looking for beginning of value\nraw message was: ECHO client_secret=S3CR3T&refresh_token=RT")
+	assert.NotContains(t, raw, "S3CR3T")
+	assert.Contains(t, raw, "raw message was: [body omitted]")
 }
 
 func TestResponseBodiesAreBounded(t *testing.T) {

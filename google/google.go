@@ -298,11 +298,11 @@ func (p *Provider) Exchange(ctx context.Context, req oauth2client.ExchangeReques
 	if p.cfg.ClientID == "" {
 		return nil, p.configErr("exchange", "Config.ClientID", "no OAuth client is configured")
 	}
-	hc, captured := oauthflow.Capture(p.hc)
-	tok, err := p.oauth2Config(req.RedirectURI).Exchange(oauthflow.Context(ctx, hc), req.Code.Reveal(),
+	call := oauthflow.Begin(p.hc, p.cfg.ClientSecret.Reveal(), req.Code.Reveal(), req.CodeVerifier.Reveal())
+	tok, err := p.oauth2Config(req.RedirectURI).Exchange(oauthflow.Context(ctx, call.Client), req.Code.Reveal(),
 		oauth2.VerifierOption(req.CodeVerifier.Reveal()))
 	if err != nil {
-		return nil, p.err("exchange", err, captured(), req.RedirectURI)
+		return nil, p.err("exchange", err, call, req.RedirectURI)
 	}
 	g := p.grant(tok)
 	id, err := p.identity(ctx, "exchange", tok, req.Nonce)
@@ -337,11 +337,11 @@ func (p *Provider) Refresh(ctx context.Context, g *oauth2client.Grant) (*oauth2c
 		return nil, &oauth2client.ProviderError{Provider: "google", Op: "refresh", Class: oauth2client.ClassReauth,
 			Description: "the grant has no refresh token", Err: oauth2client.ErrReauthRequired, Remedy: "connect the account again"}
 	}
-	hc, captured := oauthflow.Capture(p.hc)
-	src := p.oauth2Config("").TokenSource(oauthflow.Context(ctx, hc), &oauth2.Token{RefreshToken: g.RefreshToken.Reveal()})
+	call := oauthflow.Begin(p.hc, p.cfg.ClientSecret.Reveal(), g.RefreshToken.Reveal(), g.AccessToken.Reveal())
+	src := p.oauth2Config("").TokenSource(oauthflow.Context(ctx, call.Client), &oauth2.Token{RefreshToken: g.RefreshToken.Reveal()})
 	tok, err := src.Token()
 	if err != nil {
-		return nil, p.err("refresh", err, captured(), "")
+		return nil, p.err("refresh", err, call, "")
 	}
 	ng := p.grant(tok)
 	if ng.RefreshToken.IsZero() {
@@ -384,10 +384,10 @@ func (p *Provider) AppToken(ctx context.Context, mailbox string) (*oauth2client.
 	}
 	jc := &jwt.Config{Email: p.sa.ClientEmail, PrivateKey: []byte(p.sa.PrivateKey), PrivateKeyID: p.sa.PrivateKeyID,
 		Subject: mailbox, Scopes: slices.Clone(scopes), TokenURL: tokenURL}
-	hc, captured := oauthflow.Capture(p.hc)
-	tok, err := jc.TokenSource(oauthflow.Context(ctx, hc)).Token()
+	call := oauthflow.Begin(p.hc)
+	tok, err := jc.TokenSource(oauthflow.Context(ctx, call.Client)).Token()
 	if err != nil {
-		return nil, p.err("app_token", err, captured(), "")
+		return nil, p.err("app_token", err, call, "")
 	}
 	g := p.grant(tok)
 	g.AppOnly = true
@@ -418,7 +418,7 @@ func (p *Provider) Revoke(ctx context.Context, g *oauth2client.Grant) error {
 		return &oauth2client.ProviderError{Provider: "google", Op: "revoke", Class: oauth2client.ClassConfig, Err: err}
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	_, err = oauthflow.Do(p.hc, req, "google", "revoke", classifier(""), p.cfg.Now())
+	_, err = oauthflow.Do(p.hc, req, "google", "revoke", classifier(""), p.cfg.Now(), g.RefreshToken.Reveal(), g.AccessToken.Reveal())
 	var pe *oauth2client.ProviderError
 	if errors.As(err, &pe) && pe.Code == "invalid_token" {
 		return nil
@@ -444,14 +444,12 @@ func (p *Provider) grant(tok *oauth2.Token) *oauth2client.Grant {
 	}
 }
 
-func (p *Provider) err(op string, err, transport error, redirectURI string) error {
-	if transport != nil {
-		err = transport
-	}
+// err builds the scrubbed error of a failed call.
+func (p *Provider) err(op string, err error, call *oauthflow.Call, redirectURI string) error {
 	if redirectURI == "" {
 		redirectURI = "the application's callback URL"
 	}
-	return oauthflow.Error("google", op, err, classifier(redirectURI), p.cfg.Now())
+	return call.Fail("google", op, err, classifier(redirectURI), p.cfg.Now())
 }
 
 // identity validates the id_token of tok and returns whose it is. The

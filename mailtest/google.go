@@ -64,6 +64,18 @@ type GoogleOptions struct {
 	// IssuerParameter adds iss= to authorization responses (RFC 9207) and
 	// says so in the discovery document. Google itself does not.
 	IssuerParameter bool
+	// StrictRotation makes the fake rotate refresh tokens with reuse
+	// detection, which Google itself does not do: Google answers a
+	// refresh without a new refresh token and the old one stays valid
+	// (the default). With it, every refresh answer carries a new refresh
+	// token and the presented one is rotated out; presenting a
+	// rotated-out token revokes the whole grant (every refresh and
+	// access token issued from that consent) and is answered with
+	// Google's invalid_grant "Token has been expired or revoked.", as
+	// is every later use of the grant. Use it to test against providers
+	// that rotate strictly through Google's wire format.
+	// [Google.RotatedOutRedemptions] counts such presentations.
+	StrictRotation bool
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// IDTokenClaims, if set, may change the claims of every id_token the
@@ -75,6 +87,11 @@ type GoogleOptions struct {
 	// UserinfoClaims, if set, may change the userinfo answer (another
 	// sub, say).
 	UserinfoClaims func(claims map[string]any)
+	// Echo, if set, makes every error answer of the token and revocation
+	// endpoints repeat what it returns for the request (inside the JSON
+	// error description, or at the end of an HTML body), like a provider
+	// or proxy that echoes requests.
+	Echo func(r *http.Request) string
 }
 
 // GoogleFailure is an error the fake's token endpoint returns once.
@@ -92,7 +109,8 @@ type GoogleFailure struct {
 // loopback: /o/oauth2/v2/auth (PKCE S256 required; a refresh token only
 // with access_type=offline, on the first consent or with prompt=consent),
 // /token (authorization_code with single-use codes, refresh_token without
-// rotation, and the JWT bearer grant of service accounts),
+// rotation as at Google unless [GoogleOptions].StrictRotation, and the JWT
+// bearer grant of service accounts),
 // /revoke, /userinfo, /oauth2/v3/certs (the key set of its RS256
 // id_tokens, which carry the authorization request's nonce) and
 // /.well-known/openid-configuration. Access tokens are opaque
@@ -115,6 +133,10 @@ type Google struct {
 	failNext  []GoogleFailure
 	deny      bool
 	requests  map[string]int
+	// rotatedOut holds the refresh tokens StrictRotation replaced, by
+	// token; reuses counts their presentations.
+	rotatedOut map[string]*gGrant
+	reuses     int
 }
 
 type gCode struct {
@@ -174,7 +196,7 @@ func NewGoogle(opts GoogleOptions) (*Google, error) {
 		return nil, err
 	}
 	g := &Google{opts: opts, key: key, ledger: NewLedger(opts.Now), codes: map[string]*gCode{},
-		rts: map[string]*gGrant{}, ats: map[string]*gGrant{}, consented: map[string]bool{}, requests: map[string]int{}}
+		rts: map[string]*gGrant{}, ats: map[string]*gGrant{}, consented: map[string]bool{}, requests: map[string]int{}, rotatedOut: map[string]*gGrant{}}
 	g.srv = httptest.NewTLSServer(http.HandlerFunc(g.serve))
 	return g, nil
 }
@@ -257,6 +279,17 @@ func (g *Google) TokenRequests(grantType string) int {
 	return g.requests[grantType]
 }
 
+// RotatedOutRedemptions returns how many refresh requests presented a
+// refresh token that [GoogleOptions].StrictRotation had rotated out;
+// each revoked its grant. A client that never loses a rotated refresh
+// token keeps this at zero. Without StrictRotation it stays zero, since
+// Google does not rotate.
+func (g *Google) RotatedOutRedemptions() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.reuses
+}
+
 // RefreshTokens returns how many live refresh tokens the fake holds.
 func (g *Google) RefreshTokens() int {
 	g.mu.Lock()
@@ -312,9 +345,9 @@ func (g *Google) serve(w http.ResponseWriter, r *http.Request) {
 	case r.URL.Path == "/o/oauth2/v2/auth" && r.Method == http.MethodGet:
 		g.authorize(w, r)
 	case r.URL.Path == "/token" && r.Method == http.MethodPost:
-		g.token(w, r)
+		withEcho(w, r, g.opts.Echo, func(w http.ResponseWriter) { g.token(w, r) })
 	case r.URL.Path == "/revoke" && r.Method == http.MethodPost:
-		g.revoke(w, r)
+		withEcho(w, r, g.opts.Echo, func(w http.ResponseWriter) { g.revoke(w, r) })
 	case r.URL.Path == "/userinfo" && r.Method == http.MethodGet:
 		g.userinfo(w, r)
 	case r.URL.Path == "/oauth2/v3/certs" && r.Method == http.MethodGet:
@@ -422,14 +455,28 @@ func (g *Google) token(w http.ResponseWriter, r *http.Request) {
 	case GrantAuthorizationCode:
 		g.redeemCode(w, f)
 	case GrantRefreshToken:
+		presented := f.Get("refresh_token")
+		// Check and rotate under one lock, so that of two concurrent
+		// redemptions of one refresh token only one finds it current.
 		g.mu.Lock()
-		gr, ok := g.rts[f.Get("refresh_token")]
+		gr, ok := g.rts[presented]
+		if old, reused := g.rotatedOut[presented]; reused {
+			g.reuses++
+			g.revokeLocked(old)
+		}
+		next := ""
+		if ok && !gr.revoked && g.opts.StrictRotation {
+			next = "1//0" + randomString(100)
+			delete(g.rts, presented)
+			g.rotatedOut[presented] = gr
+			g.rts[next] = gr
+		}
 		g.mu.Unlock()
 		if !ok || gr.revoked {
 			g.fail(w, http.StatusBadRequest, "invalid_grant", "Token has been expired or revoked.")
 			return
 		}
-		g.issue(w, gr, "", GrantRefreshToken, "")
+		g.issue(w, gr, next, GrantRefreshToken, "")
 	default:
 		g.fail(w, http.StatusBadRequest, "unsupported_grant_type", "Invalid grant_type: "+gt)
 	}

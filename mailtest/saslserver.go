@@ -35,26 +35,36 @@ const (
 )
 
 // saslGuard runs one XOAUTH2 or OAUTHBEARER exchange like a real server:
-// a rejected token gets the JSON error challenge, after which the
-// client's answer, whatever it is, ends the exchange with a failure (the
-// inner go-sasl OAUTHBEARER server is never called again: it panics on an
-// empty answer).
+// a rejected token, or a malformed message, gets the JSON error
+// challenge, after which the client's answer, whatever it is, ends the
+// exchange with a failure. The inner server sees at most one client
+// message: go-sasl's OAUTHBEARER server panics when a malformed message is
+// followed by an empty answer (it indexes response[0] unchecked), so it is
+// never called again once it has answered a message.
 type saslGuard struct {
-	inner   sasl.Server
-	v       verdict
-	failing bool
-	fail    func(verdict) error
+	inner    sasl.Server
+	v        verdict
+	answered bool // the inner server has been given the client's message
+	failing  bool
+	fail     func(verdict) error
 }
 
 func (g *saslGuard) Next(resp []byte) ([]byte, bool, error) {
-	if g.failing {
+	if g.failing || g.answered {
+		g.failing = false
 		return nil, true, g.fail(rejected)
+	}
+	if resp != nil {
+		g.answered = true
 	}
 	ch, done, err := g.inner.Next(resp)
 	switch {
 	case g.v == unavailable:
 		return nil, true, g.fail(unavailable)
-	case g.v == rejected && !done && ch != nil:
+	case (g.v == rejected || g.v == pending && resp != nil) && !done && err == nil && len(ch) > 0:
+		// A rejected token, or a message the inner server found
+		// malformed: its error challenge, then failure whatever the
+		// client answers.
 		g.failing = true
 		return ch, false, nil
 	case err != nil || g.v == rejected:

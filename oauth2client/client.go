@@ -51,6 +51,12 @@ type Config struct {
 	// [MemoryStateStore] is used: see [StateStore] for applications with
 	// several instances.
 	States StateStore
+	// StateLimits bound the pending authorizations of the in-memory
+	// [MemoryStateStore] used when States is nil (a shared StateStore has
+	// its own configuration). The zero value means
+	// [DefaultMaxPending] in total and [DefaultMaxPendingPerSession] per
+	// browser session.
+	StateLimits StateLimits
 	// Logger receives structured logs (never a token or secret). If nil,
 	// nothing is logged.
 	Logger *slog.Logger
@@ -291,7 +297,7 @@ func New(cfg Config) (*Client, error) {
 	}
 	c.sched.init()
 	if c.states == nil {
-		c.states = NewMemoryStateStore(c.now)
+		c.states = NewMemoryStateStoreWithLimits(c.now, cfg.StateLimits)
 	}
 	if c.log == nil {
 		c.log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -707,6 +713,7 @@ func (c *Client) Disconnect(ctx context.Context, account string) error {
 		if p, perr := c.Connection(rec.Connection); perr == nil {
 			if r, ok := p.(Revoker); ok && !rec.AppOnly {
 				if err := r.Revoke(ctx, &rec.Grant); err != nil {
+					err = ScrubError(err, grantSecrets(&rec.Grant)...)
 					revokeErr = fmt.Errorf("oauth2client: revoking the grant of account %q (tokens deleted anyway): %w", account, err)
 				}
 			}

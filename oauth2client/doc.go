@@ -79,9 +79,15 @@
 // # Secrets
 //
 // Tokens, codes and verifiers have type [Secret], which prints as
-// [Redacted] through fmt and log/slog. Errors never contain them, and the
-// callback handler's responses never contain a code, token or internal
-// error text (see [UserMessage]).
+// [Redacted] through fmt and log/slog. Errors never contain them, even
+// when a provider echoes the request in its answer: the providers of this
+// module and the Client pass every error built from an answer through
+// [ScrubError]. The callback handler's responses never contain a code,
+// token or internal error text (see [UserMessage]), and what it logs of
+// the callback's query is quoted and cut.
+//
+// Pending authorizations are bounded ([StateLimits], [ErrTooManyPending]),
+// in total and per browser session.
 //
 // # Several instances
 //

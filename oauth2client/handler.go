@@ -10,8 +10,12 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"unicode/utf8"
+
+	"golang.org/x/time/rate"
 )
 
 // Errors of the callback handler, returned wrapped in a [*CallbackError]
@@ -34,14 +38,44 @@ var (
 	// ErrIdentityMismatch: the provider signed in another mailbox than
 	// the one the application required.
 	ErrIdentityMismatch = errors.New("oauth2client: the signed-in mailbox is not the one required")
+	// ErrDuplicateParameter: a parameter appears more than once in the
+	// callback (RFC 6749 §3.1: request and response parameters must not
+	// be included more than once), e.g. a second iss after a right one.
+	// It also matches [ErrMalformedRequest].
+	ErrDuplicateParameter = errors.New("oauth2client: a callback parameter appears more than once")
 )
 
 // Limits of the callback handler.
 const (
-	maxCallbackQuery = 8 << 10
-	maxCallbackBody  = 16 << 10
-	maxDescription   = 512
+	maxCallbackQuery     = 8 << 10
+	maxCallbackBody      = 16 << 10
+	maxDescription       = 512
+	maxLoggedDescription = 200
+	// Failed callbacks that do not name a pending authorization (bogus
+	// or replayed ones, which anyone can send) are logged at most
+	// failureLogBurst at once and failureLogRate a second after that;
+	// the next line logged says how many were left out.
+	failureLogRate  = 1
+	failureLogBurst = 10
 )
+
+// quoteUntrusted shortens s to at most n bytes of valid UTF-8 and quotes
+// it for a log line: Go syntax, ASCII only, with <, > and & escaped.
+func quoteUntrusted(s string, n int) string {
+	cut := false
+	if len(s) > n {
+		s, cut = s[:n], true
+		for !utf8.ValidString(s) {
+			s = s[:len(s)-1]
+		}
+	}
+	q := strconv.QuoteToASCII(s)
+	q = strings.NewReplacer("<", `\u003c`, ">", `\u003e`, "&", `\u0026`).Replace(q)
+	if cut {
+		q += "…"
+	}
+	return q
+}
 
 // CallbackError is the error the callback handler passes to
 // [HandlerConfig.OnError]. It wraps the cause (a sentinel such as
@@ -78,11 +112,14 @@ type AuthorizationError struct {
 	Description string
 }
 
-// Error describes the answer.
+// Error describes the answer. The code and description come from the
+// callback's query, which anyone can forge: they are quoted (Go syntax,
+// ASCII only, with <, > and & escaped) and the description is cut to 200
+// bytes, so a log line shows them as data.
 func (e *AuthorizationError) Error() string {
-	s := "oauth2client: the provider refused the authorization: " + e.Code
+	s := "oauth2client: the provider refused the authorization: " + quoteUntrusted(e.Code, 64)
 	if e.Description != "" {
-		s += ": " + e.Description
+		s += ": " + quoteUntrusted(e.Description, maxLoggedDescription)
 	}
 	switch e.Class() {
 	case ClassUser:
@@ -152,12 +189,33 @@ type HandlerConfig struct {
 // hooks. Its responses carry Cache-Control: no-store and Referrer-Policy:
 // no-referrer and never contain a code, token or internal error text.
 func (c *Client) Handler(cfg HandlerConfig) http.Handler {
-	return &callbackHandler{c: c, cfg: cfg}
+	return &callbackHandler{c: c, cfg: cfg, logLimit: rate.NewLimiter(failureLogRate, failureLogBurst)}
 }
 
 type callbackHandler struct {
 	c   *Client
 	cfg HandlerConfig
+
+	logLimit   *rate.Limiter // failures without a pending authorization
+	suppressed atomic.Int64  // failure lines left out since the last one logged
+}
+
+// logFailure logs a failed callback. Failures that name a pending
+// authorization are always logged; the others (anyone can send them) are
+// rate-limited, and the next line logged counts those left out.
+func (h *callbackHandler) logFailure(ctx context.Context, err error) {
+	var ce *CallbackError
+	if !errors.As(err, &ce) || ce.Account == "" {
+		if !h.logLimit.AllowN(h.c.now(), 1) {
+			h.suppressed.Add(1)
+			return
+		}
+	}
+	attrs := []slog.Attr{slog.String("error", err.Error())}
+	if n := h.suppressed.Swap(0); n > 0 {
+		attrs = append(attrs, slog.Int64("suppressed", n))
+	}
+	h.c.log.LogAttrs(ctx, slog.LevelWarn, "oauth2client: callback failed", attrs...)
 }
 
 func (h *callbackHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -168,7 +226,7 @@ func (h *callbackHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr.Set("X-Content-Type-Options", "nosniff")
 	a, err := h.complete(r)
 	if err != nil {
-		h.c.log.LogAttrs(r.Context(), slog.LevelWarn, "oauth2client: callback failed", slog.String("error", err.Error()))
+		h.logFailure(r.Context(), err)
 		if h.cfg.OnError != nil {
 			h.cfg.OnError(w, r, err)
 			return
@@ -239,6 +297,12 @@ func (h *callbackHandler) complete(r *http.Request) (*Authorization, error) {
 	if err != nil {
 		return nil, err
 	}
+	for k, vs := range q {
+		if len(vs) > 1 {
+			return nil, &CallbackError{Status: http.StatusBadRequest,
+				Err: fmt.Errorf("%w: %w: %s", ErrMalformedRequest, ErrDuplicateParameter, quoteUntrusted(k, 32))}
+		}
+	}
 	c := h.c
 	id, mac, ok := splitState(q.Get("state"))
 	if !ok || len(q["state"]) != 1 {
@@ -293,6 +357,7 @@ func (h *callbackHandler) complete(r *http.Request) (*Authorization, error) {
 	defer cancel()
 	g, err := p.Exchange(ctx, ExchangeRequest{Code: Secret(code), CodeVerifier: pend.Verifier, RedirectURI: c.redirect, Nonce: pend.Nonce})
 	if err != nil {
+		err = ScrubError(err, Secret(code), pend.Verifier) // the provider may have echoed the request
 		status := http.StatusBadGateway
 		if ClassOf(err) == ClassTransient {
 			status = http.StatusServiceUnavailable

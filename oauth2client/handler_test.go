@@ -166,7 +166,25 @@ func TestHandlerFailures(t *testing.T) {
 			q := start(t, h, nil)
 			q.Add("code", "other")
 			return http.MethodGet, q
-		}, oauth2client.ErrMissingCode, http.StatusBadRequest},
+		}, oauth2client.ErrDuplicateParameter, http.StatusBadRequest},
+		{"duplicate iss, the first one right", func(t *testing.T, h *harness) (string, url.Values) {
+			h.provider.issuer = "https://idp.example"
+			q := start(t, h, nil)
+			q.Add("iss", "https://evil.example")
+			return http.MethodGet, q
+		}, oauth2client.ErrDuplicateParameter, http.StatusBadRequest},
+		{"duplicate state", func(t *testing.T, h *harness) (string, url.Values) {
+			q := start(t, h, nil)
+			q.Add("state", q.Get("state"))
+			return http.MethodGet, q
+		}, oauth2client.ErrDuplicateParameter, http.StatusBadRequest},
+		{"duplicate error", func(t *testing.T, h *harness) (string, url.Values) {
+			q := start(t, h, nil)
+			q.Del("code")
+			q.Add("error", "access_denied")
+			q.Add("error", "server_error")
+			return http.MethodGet, q
+		}, oauth2client.ErrDuplicateParameter, http.StatusBadRequest},
 		{"session from another browser", func(t *testing.T, h *harness) (string, url.Values) {
 			return http.MethodGet, start(t, h, &oauth2client.AuthOptions{Session: "victim-session"})
 		}, oauth2client.ErrSessionMismatch, http.StatusForbidden},

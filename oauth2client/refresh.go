@@ -457,9 +457,18 @@ func (c *Client) callProvider(ctx context.Context, rec *Record) (*Grant, error) 
 		if !ok {
 			return nil, fmt.Errorf("oauth2client: account %q: connection %q: %w", rec.Account, rec.Connection, ErrAppOnlyUnsupported)
 		}
-		return ap.AppToken(ctx, rec.Identity.Username)
+		g, err := ap.AppToken(ctx, rec.Identity.Username)
+		return g, scrubProviderErr(err, rec)
 	}
-	return p.Refresh(ctx, &rec.Grant)
+	g, err := p.Refresh(ctx, &rec.Grant)
+	return g, scrubProviderErr(err, rec)
+}
+
+// scrubProviderErr removes rec's secrets from a provider's error before
+// it is returned, logged, handed to a hook or stored: the provider may
+// have echoed the request.
+func scrubProviderErr(err error, rec *Record) error {
+	return ScrubError(err, grantSecrets(&rec.Grant)...)
 }
 
 // merge returns rec with g's tokens, keeping what g does not repeat.
@@ -737,13 +746,21 @@ func (c *Client) fail(ctx context.Context, e *cacheEntry, gen uint64, rec *Recor
 		e.mu.Unlock()
 		return nil, err
 	}
-	e.failures++
-	delay := c.backoff(e.failures, err)
-	if e.unsaved != nil {
-		// The lease is kept while the write waits: retry well within it.
-		delay = min(delay, c.lockTTL/3)
+	var delay time.Duration
+	if serr != nil && serr.Op == "load" && e.lastErr != nil && now.Before(e.retryAt) {
+		// A read while the account is already in backoff is not another
+		// attempt: counting it would push the next attempt out with
+		// every caller, minutes after the store is back.
+		delay = e.retryAt.Sub(now)
+	} else {
+		e.failures++
+		delay = c.backoff(e.failures, err)
+		if e.unsaved != nil {
+			// The lease is kept while the write waits: retry well within it.
+			delay = min(delay, c.lockTTL/3)
+		}
+		e.retryAt = now.Add(delay)
 	}
-	e.retryAt = now.Add(delay)
 	e.lastErr = err
 	e.refreshing = false
 	retryAt, failures := e.retryAt, e.failures
@@ -803,10 +820,23 @@ func (c *Client) acquire(ctx context.Context, e *cacheEntry, account string) (Le
 	e.lease = nil
 	e.mu.Unlock()
 	if kept != nil {
-		if err := kept.Extend(ctx, c.lockTTL); err == nil {
+		err := kept.Extend(ctx, c.lockTTL)
+		if err == nil {
 			return kept, nil
 		}
-		_ = kept.Release(ctx) // lapsed or unreachable; Lock decides
+		if !errors.Is(err, ErrLeaseLost) {
+			// Still ours as far as anyone knows, but the store cannot
+			// be asked: waiting in Lock would wait for ourselves until
+			// the lease lapses. Keep it and retry with backoff.
+			e.mu.Lock()
+			if e.lease == nil {
+				e.lease = kept
+			}
+			e.mu.Unlock()
+			return nil, &StoreError{Op: "lock", Account: account, Err: err}
+		}
+		// Lapsed, perhaps taken by another instance: Lock waits for it.
+		_ = kept.Release(ctx) // harmless; frees what is left in process
 	}
 	lease, err := l.Lock(ctx, account, c.lockTTL)
 	if err != nil {

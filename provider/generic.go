@@ -384,11 +384,11 @@ func (p *Generic) AuthCodeURL(_ context.Context, req oauth2client.AuthRequest) (
 // used and the username comes from userinfo. A grant that does not say
 // whose mailbox it opens fails with a configuration error.
 func (p *Generic) Exchange(ctx context.Context, req oauth2client.ExchangeRequest) (*oauth2client.Grant, error) {
-	hc, captured := oauthflow.Capture(p.hc)
-	tok, err := p.oauth2Config(req.RedirectURI).Exchange(oauthflow.Context(ctx, hc), req.Code.Reveal(),
+	call := oauthflow.Begin(p.hc, p.cfg.ClientSecret.Reveal(), req.Code.Reveal(), req.CodeVerifier.Reveal())
+	tok, err := p.oauth2Config(req.RedirectURI).Exchange(oauthflow.Context(ctx, call.Client), req.Code.Reveal(),
 		oauth2.VerifierOption(req.CodeVerifier.Reveal()))
 	if err != nil {
-		return nil, p.err("exchange", err, captured())
+		return nil, call.Fail(p.cfg.Name, "exchange", err, nil, p.cfg.Now())
 	}
 	g := p.grant(tok)
 	claims, err := p.idToken(ctx, "exchange", tok, req.Nonce)
@@ -404,7 +404,7 @@ func (p *Generic) Exchange(ctx context.Context, req oauth2client.ExchangeRequest
 	if g.Identity.Username == "" && p.cfg.UserinfoURL != "" {
 		id, err := p.userinfo(ctx, tok.AccessToken, g.Identity.Subject)
 		if err != nil {
-			return nil, err
+			return nil, oauthflow.Scrub(err, call.Secrets) // the code and verifier, as well as the access token
 		}
 		g.Identity = id
 	}
@@ -456,10 +456,10 @@ func (p *Generic) Refresh(ctx context.Context, g *oauth2client.Grant) (*oauth2cl
 		return nil, &oauth2client.ProviderError{Provider: p.cfg.Name, Op: "refresh", Class: oauth2client.ClassReauth,
 			Description: "the grant has no refresh token", Err: oauth2client.ErrReauthRequired, Remedy: "connect the account again"}
 	}
-	hc, captured := oauthflow.Capture(p.hc)
-	tok, err := p.oauth2Config("").TokenSource(oauthflow.Context(ctx, hc), &oauth2.Token{RefreshToken: g.RefreshToken.Reveal()}).Token()
+	call := oauthflow.Begin(p.hc, p.cfg.ClientSecret.Reveal(), g.RefreshToken.Reveal(), g.AccessToken.Reveal())
+	tok, err := p.oauth2Config("").TokenSource(oauthflow.Context(ctx, call.Client), &oauth2.Token{RefreshToken: g.RefreshToken.Reveal()}).Token()
 	if err != nil {
-		return nil, p.err("refresh", err, captured())
+		return nil, call.Fail(p.cfg.Name, "refresh", err, nil, p.cfg.Now())
 	}
 	ng := p.grant(tok)
 	if ng.RefreshToken.IsZero() {
@@ -500,7 +500,7 @@ func (p *Generic) Revoke(ctx context.Context, g *oauth2client.Grant) error {
 		return &oauth2client.ProviderError{Provider: p.cfg.Name, Op: "revoke", Class: oauth2client.ClassConfig, Err: err}
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	_, err = oauthflow.Do(p.hc, req, p.cfg.Name, "revoke", nil, p.cfg.Now())
+	_, err = oauthflow.Do(p.hc, req, p.cfg.Name, "revoke", nil, p.cfg.Now(), g.RefreshToken.Reveal(), g.AccessToken.Reveal())
 	var pe *oauth2client.ProviderError
 	if errors.As(err, &pe) && pe.Code == "invalid_token" {
 		return nil // already invalid: the goal is reached (RFC 7009 §2.2)
@@ -551,11 +551,4 @@ func (p *Generic) userinfo(ctx context.Context, accessToken, sub string) (oauth2
 		return oauth2client.Identity{}, err
 	}
 	return oauth2client.Identity{Username: name, Subject: got}, nil
-}
-
-func (p *Generic) err(op string, err, transport error) error {
-	if transport != nil {
-		err = transport
-	}
-	return oauthflow.Error(p.cfg.Name, op, err, nil, p.cfg.Now())
 }

@@ -27,6 +27,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/oauth2mail/oauth2mail/oauth2client"
 )
 
 // DefaultPrefix starts every key when Config.Prefix is empty.
@@ -44,6 +46,11 @@ type Config struct {
 	// the same clock as oauth2client.Config.Clock (tests with a fake
 	// clock must pass it here too). Zero means time.Now.
 	Now func() time.Time
+	// StateLimits bound the pending authorizations the [StateStore]
+	// holds, in total and per browser session, as for the in-memory
+	// store (zero values mean oauth2client.DefaultMaxPending and
+	// oauth2client.DefaultMaxPendingPerSession).
+	StateLimits oauth2client.StateLimits
 }
 
 func (c Config) check(what string) (Config, error) {

@@ -1,5 +1,7 @@
-// Package tokenstore has token stores for oauth2client, and (in package
-// storetest) a conformance suite for your own.
+// Package tokenstore has token stores for oauth2client, (in package
+// storetest) a conformance suite for your own, and (in package
+// faultstore) a wrapper that makes any store fail on demand, for testing
+// how an application copes with a store outage.
 //
 // Which store to pick:
 //
@@ -36,7 +38,9 @@
 // Stores keep access and refresh tokens, which open mailboxes: protect
 // them at rest by wrapping any store with [NewEncrypted] (AES-256-GCM,
 // keys from [LoadOrCreateKeyFile]), which keeps the wrapped store's
-// compare-and-swap, lock and listing; [Reencrypt] moves every record to
-// a new key so the old one can be retired. Errors never contain a token
-// or a stored record's contents.
+// compare-and-swap, lock and listing and authenticates every field of a
+// record (an edited one loads as [ErrTampered]); [Reencrypt] moves every
+// record to a new key so the old one can be retired. [File] checksums
+// each record file, so a damaged one loads as [ErrCorrupt]. Errors never
+// contain a token or a stored record's contents.
 package tokenstore

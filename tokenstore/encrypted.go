@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/oauth2mail/oauth2mail/oauth2client"
@@ -62,10 +63,10 @@ var (
 	// ErrWrongKey: a key with the record's key ID is configured, but it is
 	// not the key that sealed the record.
 	ErrWrongKey = errors.New("the configured key with this ID is not the key that sealed the record")
-	// ErrTampered: the key is right but the ciphertext does not
-	// authenticate for this account: it was copied from another account's
-	// row or modified.
-	ErrTampered = errors.New("the ciphertext does not authenticate for this account")
+	// ErrTampered: the key is right but the record does not authenticate:
+	// its ciphertext, or a field stored in the clear next to it, was
+	// modified, or it was copied from another account's row.
+	ErrTampered = errors.New("the record does not authenticate for this account")
 	// ErrMalformed: the stored envelope cannot be parsed.
 	ErrMalformed = errors.New("the encrypted envelope is malformed")
 	// ErrNotEncrypted: the record has no envelope (it was stored in the
@@ -85,6 +86,10 @@ type DecryptError struct {
 	// Err is one of [ErrUnknownKey], [ErrWrongKey], [ErrTampered],
 	// [ErrMalformed] or [ErrNotEncrypted].
 	Err error
+	// Field names the clear field that differs from its sealed copy
+	// ("identity.username", "status", ...), when that is why Err is
+	// [ErrTampered].
+	Field string
 }
 
 // Error says what failed and what to do.
@@ -97,6 +102,9 @@ func (e *DecryptError) Error() string {
 		todo = fmt.Sprintf("configure the secret that was used under key ID %q", e.KeyID)
 	case ErrTampered:
 		todo = "the row was copied from another account or altered: delete it and have the account authorized again"
+		if e.Field != "" {
+			todo = "field " + e.Field + " was altered in the store: " + todo
+		}
 	case ErrNotEncrypted:
 		todo = "set EncryptionConfig.InsecureAcceptPlaintext while migrating, or delete the record"
 	default:
@@ -131,19 +139,32 @@ type sealKey struct {
 	aead  cipher.AEAD
 }
 
-// NewEncrypted wraps inner so that the access token, the refresh token
-// and the provider state (which may hold further tokens) of every record
-// are stored only encrypted, with AES-256-GCM under cfg.Keys[0]. The
-// sealed envelope goes in the inner record's ProviderState, and the token
-// fields are left empty. The other fields (account, connection, expiry,
-// scopes, identity, status, version, update time) stay in the clear, so
-// the inner store's versions, locks and listing work as before, and an
-// operator can see which accounts need attention without the key.
+// NewEncrypted wraps inner so that every record is stored sealed with
+// AES-256-GCM under cfg.Keys[0]. The whole record (tokens, provider state,
+// which may hold further tokens, connection, expiry, scopes, identity,
+// app-only flag, status, last error and update time) is sealed in an
+// envelope that goes in the inner record's ProviderState; the token
+// fields and the last error are left empty. Copies of the other fields
+// stay in the clear, so the inner store's versions, locks and listing
+// work as before, and an operator can see which accounts need attention
+// without the key; Load checks every one of them against its sealed copy.
 //
-// The account key is authenticated with the ciphertext: an envelope
-// copied to another account's record fails to open with [ErrTampered].
-// A record that cannot be opened gives a [*DecryptError] and is left as
-// it is. Writes always seal with the primary key, so records move to it
+// Every field is authenticated: the account key is the AEAD's associated
+// data (an envelope copied to another account's record fails to open),
+// and a clear field that differs from its sealed copy (a username edited
+// from helpdesk@ to ceo@, a status reset) fails too; both give a
+// [*DecryptError] matching [ErrTampered]. Times are compared to the
+// second, the precision every store keeps. The version is the inner
+// store's own counter, assigned after sealing: editing it can only make
+// the next compare-and-swap fail. A record that cannot be opened is left
+// as it is.
+//
+// Records sealed by earlier releases (envelope version 1, which sealed
+// only the tokens and the provider state and authenticated only the
+// account key) are still read, their clear fields taken as they are, and
+// written in the current format by the next save; [Reencrypt] rewrites
+// them all at once, after which no record depends on unauthenticated
+// fields. Writes always seal with the primary key, so records move to it
 // as they are written again; [Reencrypt] moves all of them at once, so
 // that an old key can be retired.
 //
@@ -272,27 +293,39 @@ func newSealKey(k Key) (*sealKey, error) {
 
 // The envelope, stored in the inner record's ProviderState:
 //
-//	magic "O2ME" | version 1 | key ID length n (1 byte) | key ID (n bytes)
+//	magic "O2ME" | version 2 | key ID length n (1 byte) | key ID (n bytes)
 //	| key check (8 bytes) | nonce (12 bytes) | AES-256-GCM ciphertext and tag
 //
 // The key check is HMAC-SHA256(secret, "oauth2mail tokenstore key check
 // v1") cut to 8 bytes: it tells a wrong key from a moved or altered
 // ciphertext. The associated data is adPrefix, the header (magic to key
-// check) and the account key.
+// check) and the account key. Version 2 seals the whole record
+// ([sealed]); version 1 (read only) sealed the tokens and provider state.
 const (
 	envelopeMagic   = "O2ME"
-	envelopeVersion = 1
+	envelopeVersion = 2
+	legacyVersion   = 1
 	checkSize       = 8
 	nonceSize       = 12
 	tagSize         = 16
 	adPrefix        = "oauth2mail tokenstore record\x00"
 )
 
-// sealed is the plaintext inside an envelope.
+// sealed is the plaintext inside an envelope. A version 1 envelope holds
+// only the first three fields.
 type sealed struct {
 	AccessToken   string `json:"a"`
 	RefreshToken  string `json:"r"`
 	ProviderState []byte `json:"p"` // null for nil, "" for empty
+
+	Connection string                `json:"c,omitempty"`
+	Expiry     time.Time             `json:"e"`
+	Scopes     []string              `json:"s,omitempty"`
+	Identity   oauth2client.Identity `json:"i"`
+	AppOnly    bool                  `json:"o,omitempty"`
+	Status     oauth2client.Status   `json:"st,omitempty"`
+	LastError  string                `json:"le,omitempty"`
+	Updated    time.Time             `json:"u"`
 }
 
 func header(k *sealKey) []byte {
@@ -310,9 +343,14 @@ func associatedData(hdr []byte, account string) []byte {
 	return append(ad, account...)
 }
 
-// seal returns a copy of rec whose secrets are replaced by an envelope.
+// seal returns a copy of rec whose secrets and last error are replaced by
+// an envelope sealing the whole record.
 func (e *Encrypted) seal(rec *oauth2client.Record) (*oauth2client.Record, error) {
-	pt, err := json.Marshal(sealed{string(rec.AccessToken), string(rec.RefreshToken), rec.ProviderState}) // #nosec G117 -- the plaintext that is sealed with AES-256-GCM right below, then cleared
+	pt, err := json.Marshal(sealed{ // #nosec G117 -- the plaintext that is sealed with AES-256-GCM right below, then cleared
+		AccessToken: string(rec.AccessToken), RefreshToken: string(rec.RefreshToken), ProviderState: rec.ProviderState,
+		Connection: rec.Connection, Expiry: rec.Expiry, Scopes: rec.Scopes, Identity: rec.Identity, AppOnly: rec.AppOnly,
+		Status: rec.Status, LastError: rec.LastError, Updated: rec.Updated,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("tokenstore: encrypting account %q: %w", rec.Account, err)
 	}
@@ -320,16 +358,24 @@ func (e *Encrypted) seal(rec *oauth2client.Record) (*oauth2client.Record, error)
 	env := e.primary.aead.Seal(hdr, nil, pt, associatedData(hdr, rec.Account)) // #nosec G407 -- the AEAD is cipher.NewGCMWithRandomNonce: nil means a fresh random nonce per seal
 	clear(pt)
 	out := rec.Clone()
-	out.AccessToken, out.RefreshToken, out.ProviderState = "", "", env
+	out.AccessToken, out.RefreshToken, out.ProviderState, out.LastError = "", "", env, ""
 	return out, nil
 }
 
 // isEnvelope reports whether b starts like an envelope.
 func isEnvelope(b []byte) bool { return bytes.HasPrefix(b, []byte(envelopeMagic)) }
 
-// openEnvelope decrypts env, sealed for account. Every failure is a
-// *DecryptError.
-func (e *Encrypted) openEnvelope(account string, env []byte) (*sealed, error) {
+// openEnvelope decrypts env, sealed for account, and returns its
+// plaintext and envelope version. Every failure is a *DecryptError.
+func (e *Encrypted) openEnvelope(account string, env []byte) (*sealed, byte, error) {
+	s, err := e.openEnvelope1(account, env)
+	if err != nil {
+		return nil, 0, err
+	}
+	return s, env[len(envelopeMagic)], nil
+}
+
+func (e *Encrypted) openEnvelope1(account string, env []byte) (*sealed, error) {
 	fail := func(id string, err error) (*sealed, error) {
 		return nil, &DecryptError{Account: account, KeyID: id, Err: err}
 	}
@@ -337,7 +383,7 @@ func (e *Encrypted) openEnvelope(account string, env []byte) (*sealed, error) {
 		return fail("", ErrNotEncrypted)
 	}
 	rest := env[len(envelopeMagic):]
-	if len(rest) < 2 || rest[0] != envelopeVersion {
+	if len(rest) < 2 || (rest[0] != envelopeVersion && rest[0] != legacyVersion) {
 		return fail("", ErrMalformed)
 	}
 	n := int(rest[1])
@@ -384,14 +430,65 @@ func (e *Encrypted) open(rec *oauth2client.Record) (*oauth2client.Record, error)
 		// An envelope never comes with tokens in the clear.
 		return nil, &DecryptError{Account: rec.Account, Err: ErrMalformed}
 	}
-	s, err := e.openEnvelope(rec.Account, rec.ProviderState)
+	s, version, err := e.openEnvelope(rec.Account, rec.ProviderState)
 	if err != nil {
 		return nil, err
+	}
+	if version == envelopeVersion {
+		if field := changedField(rec, s); field != "" {
+			return nil, &DecryptError{Account: rec.Account, KeyID: envelopeKeyIDOf(rec.ProviderState), Err: ErrTampered, Field: field}
+		}
+		rec.Connection, rec.Expiry, rec.Scopes, rec.Identity, rec.AppOnly = s.Connection, s.Expiry, s.Scopes, s.Identity, s.AppOnly
+		rec.Status, rec.LastError, rec.Updated = s.Status, s.LastError, s.Updated
 	}
 	rec.AccessToken = oauth2client.Secret(s.AccessToken)
 	rec.RefreshToken = oauth2client.Secret(s.RefreshToken)
 	rec.ProviderState = s.ProviderState
 	return rec, nil
+}
+
+// changedField returns the name of the first clear field of rec that
+// differs from its sealed copy in s, or "".
+func changedField(rec *oauth2client.Record, s *sealed) string {
+	switch {
+	case rec.Connection != s.Connection:
+		return "connection"
+	case !sameSecond(rec.Expiry, s.Expiry):
+		return "expiry"
+	case !slices.Equal(rec.Scopes, s.Scopes):
+		return "scopes"
+	case rec.Identity.Username != s.Identity.Username:
+		return "identity.username"
+	case rec.Identity.Subject != s.Identity.Subject:
+		return "identity.subject"
+	case rec.Identity.Tenant != s.Identity.Tenant:
+		return "identity.tenant"
+	case rec.AppOnly != s.AppOnly:
+		return "app_only"
+	case rec.Status != s.Status:
+		return "status"
+	case rec.LastError != "":
+		return "last_error" // sealed only: a clear one was planted
+	case !sameSecond(rec.Updated, s.Updated):
+		return "updated"
+	}
+	return ""
+}
+
+// sameSecond compares times the way stores keep them: both zero, or less
+// than a second apart (a store may round to its own precision).
+func sameSecond(a, b time.Time) bool {
+	if a.IsZero() || b.IsZero() {
+		return a.IsZero() == b.IsZero()
+	}
+	d := a.Sub(b)
+	return d > -time.Second && d < time.Second
+}
+
+// envelopeKeyIDOf returns the key ID env names, or "".
+func envelopeKeyIDOf(env []byte) string {
+	id, _, _ := envelopeHeader(env)
+	return id
 }
 
 // Unwrap returns the inner store.

@@ -51,7 +51,8 @@ func TestEncrypted(t *testing.T) {
 	k := testKey("k1", 1)
 	for _, in := range everyStore {
 		t.Run(in.name, func(t *testing.T) {
-			storetest.Run(t, func(t *testing.T) oauth2client.TokenStore { return encrypt(t, in.open(t), k) })
+			storetest.RunWith(t, func(t *testing.T) oauth2client.TokenStore { return encrypt(t, in.open(t), k) },
+				storetest.Options{Corrupt: corruptEnvelope})
 			t.Run("InvalidRecord", func(t *testing.T) {
 				testInvalidRecord(t, encrypt(t, in.open(t), k).(casStore))
 			})
@@ -172,7 +173,7 @@ func TestEncryptedAtRest(t *testing.T) {
 		require.NoError(t, err)
 		assert.Empty(t, raw.AccessToken)
 		assert.Empty(t, raw.RefreshToken)
-		assert.True(t, bytes.HasPrefix(raw.ProviderState, []byte("O2ME\x01\x02k1")), "envelope names the key")
+		assert.True(t, bytes.HasPrefix(raw.ProviderState, []byte("O2ME\x02\x02k1")), "envelope names the key")
 		assert.Equal(t, rec.Identity, raw.Identity)
 		assert.True(t, rec.Expiry.Equal(raw.Expiry))
 		assert.Equal(t, rec.Scopes, raw.Scopes)
@@ -319,9 +320,9 @@ func TestEncryptedRotation(t *testing.T) {
 	rotated := encrypt(t, inner, next, old)
 	rec, err := rotated.Load(ctx, "alice")
 	require.NoError(t, err, "the old key still opens")
-	assert.True(t, bytes.HasPrefix(rawRecord(t, inner, "alice").ProviderState, []byte("O2ME\x01\x042025")), "a load does not rewrite")
+	assert.True(t, bytes.HasPrefix(rawRecord(t, inner, "alice").ProviderState, []byte("O2ME\x02\x042025")), "a load does not rewrite")
 	require.NoError(t, rotated.(oauth2client.CompareAndSwapper).CompareAndSwap(ctx, rec))
-	assert.True(t, bytes.HasPrefix(rawRecord(t, inner, "alice").ProviderState, []byte("O2ME\x01\x042026")), "a write seals with the primary")
+	assert.True(t, bytes.HasPrefix(rawRecord(t, inner, "alice").ProviderState, []byte("O2ME\x02\x042026")), "a write seals with the primary")
 
 	onlyNew := encrypt(t, inner, next)
 	got, err := onlyNew.Load(ctx, "alice")

@@ -37,7 +37,7 @@ func FuzzOpenEnvelope(f *testing.F) {
 	f.Add([]byte(good.ProviderState), "bob")
 	f.Add([]byte("O2ME"), "")
 	f.Fuzz(func(t *testing.T, env []byte, account string) {
-		s, err := e.openEnvelope(account, env)
+		s, _, err := e.openEnvelope(account, env)
 		if err != nil {
 			var de *DecryptError
 			if !errors.As(err, &de) || !errors.Is(err, ErrDecrypt) {
@@ -62,7 +62,7 @@ func FuzzOpenEnvelope(f *testing.F) {
 		if err != nil {
 			t.Fatalf("seal: %v", err)
 		}
-		again, err := e.openEnvelope(account, sealed.ProviderState)
+		again, _, err := e.openEnvelope(account, sealed.ProviderState)
 		if err != nil {
 			t.Fatalf("open after seal: %v", err)
 		}

@@ -3,6 +3,7 @@ package tokenstore
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -204,7 +205,62 @@ func readRecord(path string) (*oauth2client.Record, error) {
 	if len(b) > maxRecordSize {
 		return nil, &CorruptError{Path: path, Err: fmt.Errorf("larger than %d bytes", maxRecordSize)}
 	}
-	return decodeRecord(path, b)
+	return decodeFileRecord(path, b)
+}
+
+// A record file is the record's JSON with a checksum as its first member:
+//
+//	{"checksum":"sha256:<64 hex digits>","account":...}
+//
+// The checksum is the SHA-256 of the same bytes without that member
+// ({"account":...}), so a flipped or lost byte anywhere in the file is
+// noticed on read. Files written by earlier releases start with
+// {"account": and have no checksum; they are read as they are and get
+// one when next written.
+const (
+	checksumPrefix = `{"checksum":"sha256:`
+	checksumLen    = len(checksumPrefix) + 2*sha256.Size + len(`",`)
+	legacyPrefix   = `{"account":`
+)
+
+// encodeFileRecord returns the file contents for rec.
+func encodeFileRecord(rec *oauth2client.Record) ([]byte, error) {
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(b)
+	out := make([]byte, 0, checksumLen+len(b)-1)
+	out = append(out, checksumPrefix...)
+	out = hex.AppendEncode(out, sum[:])
+	out = append(out, `",`...)
+	return append(out, b[1:]...), nil
+}
+
+// decodeFileRecord checks the checksum of a record file and decodes it.
+func decodeFileRecord(path string, b []byte) (*oauth2client.Record, error) {
+	switch {
+	case bytes.HasPrefix(b, []byte(checksumPrefix)):
+		if len(b) < checksumLen+1 || string(b[checksumLen-2:checksumLen]) != `",` {
+			return nil, &CorruptError{Path: path, Err: errors.New("damaged checksum")}
+		}
+		body := append([]byte{'{'}, b[checksumLen:]...)
+		sum := sha256.Sum256(body)
+		if !hmac.Equal(hex.AppendEncode(nil, sum[:]), b[len(checksumPrefix):checksumLen-2]) {
+			return nil, &CorruptError{Path: path, Err: errors.New("checksum mismatch: the file was damaged or edited")}
+		}
+		return decodeRecord(path, body)
+	}
+	rec, err := decodeRecord(path, b)
+	if err != nil {
+		return nil, err
+	}
+	if !bytes.HasPrefix(b, []byte(legacyPrefix)) {
+		// Neither written by this release nor by an earlier one: a
+		// damaged checksum member, or a file from elsewhere.
+		return nil, &CorruptError{Path: path, Err: errors.New("no checksum: the file was damaged or not written by this store")}
+	}
+	return rec, nil
 }
 
 // decodeRecord decodes a record as File writes it. Unknown fields are
@@ -279,7 +335,7 @@ func (f *File) writeLocked(path string, stripe int, rec *oauth2client.Record, ca
 		return fmt.Errorf("tokenstore: writing account %q: %w", rec.Account, err)
 	}
 	next.Version = v
-	b, err := json.Marshal(next)
+	b, err := encodeFileRecord(next)
 	if err != nil {
 		return fmt.Errorf("tokenstore: encoding account %q: %w", rec.Account, err)
 	}

@@ -30,7 +30,8 @@ func openFile(t *testing.T) *tokenstore.File {
 }
 
 func TestFile(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) oauth2client.TokenStore { return openFile(t) })
+	storetest.RunWith(t, func(t *testing.T) oauth2client.TokenStore { return openFile(t) },
+		storetest.Options{Corrupt: corruptFile})
 }
 
 func TestFileInvalidRecord(t *testing.T) {
@@ -320,4 +321,49 @@ func TestHelperProcess(t *testing.T) {
 		}
 		fmt.Println(i)
 	}
+}
+
+// Versions never repeat, even when a record file is removed by hand
+// (not through Delete) or the version sequence file is damaged: the
+// sequence outlives the record files, and is rebuilt from the highest
+// stored version when it cannot be read.
+func TestFileVersionsSurviveRemovedFiles(t *testing.T) {
+	s := openFile(t)
+	ctx := context.Background()
+	rec := storetest.Record("a")
+	for range 3 {
+		require.NoError(t, s.Save(ctx, rec))
+	}
+	old := rec.Version
+	files := recordFiles(t, s.Dir())
+	require.Len(t, files, 1)
+	require.NoError(t, os.Remove(files[0]), "an operator removes the record file")
+	fresh := storetest.Record("a")
+	require.NoError(t, s.CompareAndSwap(ctx, fresh), "version 0 creates over nothing")
+	assert.Greater(t, fresh.Version, old, "the version restarted after the file was removed by hand")
+	stale := rec.Clone()
+	assert.ErrorIs(t, s.CompareAndSwap(ctx, stale), oauth2client.ErrConflict)
+
+	require.NoError(t, s.Save(ctx, storetest.Record("b")))
+	top := fresh.Version + 1 // b's version
+	require.NoError(t, os.WriteFile(filepath.Join(s.Dir(), ".sequence"), []byte("garbage"), 0o600))
+	require.NoError(t, s.Save(ctx, storetest.Record("c")))
+	got, err := s.Load(ctx, "c")
+	require.NoError(t, err)
+	assert.Greater(t, got.Version, top, "a damaged sequence is rebuilt above every stored version")
+
+	again, err := tokenstore.OpenFile(s.Dir())
+	require.NoError(t, err)
+	require.NoError(t, again.Save(ctx, storetest.Record("d")))
+	assert.Greater(t, mustLoad(t, again, "d").Version, got.Version, "another File over the directory continues the sequence")
+	keys, err := again.List(ctx)
+	require.NoError(t, err)
+	assert.ElementsMatch(t, []string{"a", "b", "c", "d"}, keys, "the sequence file is not listed as an account")
+}
+
+func mustLoad(t *testing.T, s oauth2client.TokenStore, account string) *oauth2client.Record {
+	t.Helper()
+	rec, err := s.Load(context.Background(), account)
+	require.NoError(t, err)
+	return rec
 }

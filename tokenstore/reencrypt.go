@@ -10,9 +10,11 @@ import (
 
 // ReencryptResult counts what [Reencrypt] did.
 type ReencryptResult struct {
-	// Rewritten records were sealed with a key other than the primary
-	// (or, with InsecureAcceptPlaintext, stored in the clear) and are now
-	// sealed with the primary key.
+	// Rewritten records were sealed with a key other than the primary,
+	// or in the format of an earlier release (envelope version 1, which
+	// did not authenticate the clear fields), or (with
+	// InsecureAcceptPlaintext) stored in the clear, and are now sealed in
+	// the current format with the primary key.
 	Rewritten int
 	// Current records were already sealed with the primary key.
 	Current int
@@ -92,7 +94,7 @@ func (e *Encrypted) reencrypt(ctx context.Context, cas oauth2client.CompareAndSw
 	if err != nil {
 		return err
 	}
-	if id, ok := envelopeKeyID(raw.ProviderState); ok && id == e.primary.id {
+	if id, version, ok := envelopeHeader(raw.ProviderState); ok && id == e.primary.id && version == envelopeVersion {
 		return errCurrent
 	}
 	rec, err := e.open(raw)
@@ -108,14 +110,15 @@ func (e *Encrypted) reencrypt(ctx context.Context, cas oauth2client.CompareAndSw
 	return cas.CompareAndSwap(ctx, sealed)
 }
 
-// envelopeKeyID returns the ID of the key env names in its header.
-func envelopeKeyID(env []byte) (string, bool) {
+// envelopeHeader returns the ID of the key env names in its header, and
+// the envelope's version.
+func envelopeHeader(env []byte) (string, byte, bool) {
 	if !isEnvelope(env) {
-		return "", false
+		return "", 0, false
 	}
 	rest := env[len(envelopeMagic):]
-	if len(rest) < 2 || rest[0] != envelopeVersion || len(rest) < 2+int(rest[1]) {
-		return "", false
+	if len(rest) < 2 || (rest[0] != envelopeVersion && rest[0] != legacyVersion) || len(rest) < 2+int(rest[1]) {
+		return "", 0, false
 	}
-	return string(rest[2 : 2+int(rest[1])]), true
+	return string(rest[2 : 2+int(rest[1])]), rest[0], true
 }

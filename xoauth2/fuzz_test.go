@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/emersion/go-sasl"
 
@@ -19,12 +21,15 @@ func FuzzServerNext(f *testing.F) {
 	f.Add([]byte("user=a\x01auth=Bearer bad\x01\x01"), []byte(nil))
 	f.Add([]byte(nil), []byte("user=a\x01host=h\x01port=1\x01auth=bearer good\x01\x01"))
 	f.Add([]byte(""), []byte("x"))
+	f.Add([]byte("user=a@example.com\r\nA1 LOGOUT\x01auth=Bearer good\x01\x01"), []byte{})
+	f.Add([]byte("user=\xff\xfe@example.com\x01auth=Bearer good\x01\x01"), []byte{})
 	f.Fuzz(func(t *testing.T, first, second []byte) {
 		var called, accepted bool
 		var seen string
 		s := xoauth2.NewServer(func(user, token string) error {
 			called, seen = true, token
-			if user == "" || token == "" || strings.ContainsAny(user+token, "\x00\x01") {
+			if user == "" || token == "" || strings.ContainsAny(user+token, "\x00\x01") ||
+				!utf8.ValidString(user) || strings.IndexFunc(user, unicode.IsControl) >= 0 {
 				t.Errorf("authenticator got user %q, token %q", user, token)
 			}
 			if token == "good" {

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/emersion/go-sasl"
 )
@@ -218,9 +220,11 @@ type server struct {
 //
 //	"user=" username 0x01 [key "=" value 0x01]... "auth=Bearer " token 0x01 0x01
 //
-// with a non-empty username and token, "Bearer" in any case, optional
-// fields such as host= or port= after the user (ignored), no NUL byte,
-// and at most [MaxMessage] bytes. Otherwise Next ends the exchange
+// with a non-empty username of valid UTF-8 without control characters
+// (no CR or LF that could split a log line or a protocol command), a
+// non-empty token, "Bearer" in any case, optional fields such as host= or
+// port= after the user (ignored), no NUL byte, and at most [MaxMessage]
+// bytes. Otherwise Next ends the exchange
 // (done) with an error wrapping [ErrMalformedResponse].
 //
 // A nil response means the client sent no initial response: Next returns
@@ -305,6 +309,12 @@ func parse(msg []byte) (username, token string, err error) {
 	username = string(fields[0][len("user="):])
 	if username == "" {
 		return bad("empty user")
+	}
+	if !utf8.ValidString(username) {
+		return bad("the user is not valid UTF-8")
+	}
+	if strings.IndexFunc(username, unicode.IsControl) >= 0 {
+		return bad("the user contains a control character")
 	}
 	found := false
 	for _, f := range fields[1:] {

@@ -21,6 +21,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/oauth2mail/oauth2mail/internal/scrub"
 	"github.com/oauth2mail/oauth2mail/oauth2client"
 )
 
@@ -198,21 +199,70 @@ func isNetwork(err error) bool {
 }
 
 // Do sends req with hc and returns the body, read through a [MaxBody]
-// limit. Non-2xx answers are returned as errors by [FromResponse].
-func Do(hc *http.Client, req *http.Request, provider, op string, classify Classifier, now time.Time) ([]byte, error) {
+// limit. Non-2xx answers are returned as errors by [FromResponse]. Every
+// error is scrubbed of the secrets req carries (see [scrub.Set.AddRequest])
+// and of secrets.
+func Do(hc *http.Client, req *http.Request, provider, op string, classify Classifier, now time.Time, secrets ...string) ([]byte, error) {
+	set := scrub.New(secrets...)
+	set.AddRequest(req)
 	resp, err := hc.Do(req) // #nosec G704 -- the URL is a provider endpoint from the connection's configuration or its discovery document, not user input
 	if err != nil {
-		return nil, Error(provider, op, err, classify, now)
+		return nil, Scrub(Error(provider, op, err, classify, now), set)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, MaxBody))
 	if err != nil {
-		return nil, Error(provider, op, err, classify, now)
+		return nil, Scrub(Error(provider, op, err, classify, now), set)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return nil, FromResponse(provider, op, resp, b, classify, now)
+		return nil, Scrub(FromResponse(provider, op, resp, b, classify, now), set)
 	}
 	return b, nil
+}
+
+// Scrub returns err with the secrets of set removed from its text (see
+// [oauth2client.ScrubError]).
+func Scrub(err error, set *scrub.Set) error {
+	secrets := set.Secrets()
+	if err == nil || len(secrets) == 0 {
+		return err
+	}
+	vs := make([]oauth2client.Secret, len(secrets))
+	for i, v := range secrets {
+		vs[i] = oauth2client.Secret(v)
+	}
+	return oauth2client.ScrubError(err, vs...)
+}
+
+// Call is one exchange with a provider's token endpoint through x/oauth2.
+// Its Client records every secret it sends (and the transport error,
+// which x/oauth2/jwt formats with %v, losing the chain), so that [Call.Fail]
+// can build an error free of them. Use a Call for one request only.
+type Call struct {
+	// Client is the HTTP client to pass to x/oauth2 (with [Context]).
+	Client *http.Client
+	// Secrets holds the secrets sent so far, and those given to [Begin].
+	Secrets   *scrub.Set
+	transport func() error
+}
+
+// Begin starts a Call through hc; secrets are known secrets of the
+// request (the client secret, the code, the refresh token), added to
+// whatever the request turns out to carry.
+func Begin(hc *http.Client, secrets ...string) *Call {
+	set := scrub.New(secrets...)
+	c, transport := Capture(scrub.Client(hc, set))
+	return &Call{Client: c, Secrets: set, transport: transport}
+}
+
+// Fail turns err from the call into a scrubbed
+// [*oauth2client.ProviderError] (see [Error]); a transport error recorded
+// by the Client replaces err, so that network failures keep their chain.
+func (c *Call) Fail(provider, op string, err error, classify Classifier, now time.Time) error {
+	if t := c.transport(); t != nil {
+		err = t
+	}
+	return Scrub(Error(provider, op, err, classify, now), c.Secrets)
 }
 
 // Claims decodes the payload of a JWT (an id_token) without verifying
