@@ -185,8 +185,7 @@ func TestDiscoverTransportRules(t *testing.T) {
 		assert.Equal(t, oauth2client.ClassConfig, oauth2client.ClassOf(err), "not a transient network failure")
 	})
 	t.Run("downgrade redirect", func(t *testing.T) {
-		var srv *httptest.Server
-		srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			http.Redirect(w, r, "http://"+r.Host+r.URL.Path, http.StatusFound)
 		}))
 		defer srv.Close()
@@ -196,11 +195,10 @@ func TestDiscoverTransportRules(t *testing.T) {
 		require.ErrorIs(t, err, provider.ErrInsecureURL, "https never goes down to http, even with the opt-in")
 	})
 	t.Run("same-host redirect", func(t *testing.T) {
-		var srv *httptest.Server
 		mux := http.NewServeMux()
 		mux.Handle("/old/.well-known/openid-configuration", http.RedirectHandler("/new/.well-known/openid-configuration", http.StatusFound))
 		mux.Handle("/new/.well-known/openid-configuration", doc(func(base string, d map[string]any) { d["issuer"] = base + "/old" }))
-		srv = httptest.NewTLSServer(mux)
+		srv := httptest.NewTLSServer(mux)
 		defer srv.Close()
 		_, err := provider.Discover(context.Background(), srv.URL+"/old", cfg(srv.Client()))
 		require.NoError(t, err)
