@@ -8,6 +8,12 @@
 // failures (IMAP [UNAVAILABLE], SMTP 454) match [oauth2client.ErrTransient]
 // instead of looking like a bad token.
 //
+// Dial IMAP servers with [DialIMAPTLS] or [DialIMAPStartTLS] (or wrap
+// the connection with [IMAPConn]): they send the empty answer a rejected
+// XOAUTH2 token's error challenge needs as the empty line of RFC 9051,
+// where go-imap v2 sends "=" and Dovecot answers BAD instead of NO
+// [AUTHENTICATIONFAILED].
+//
 // This package imports go-imap and go-smtp; the core packages do not.
 // Import it only if you use those clients.
 package mailauth
