@@ -338,9 +338,22 @@ func clean(s string, n int) string {
 }
 
 // UserMessage returns a short explanation of err that is safe to show to
-// the end user: it never contains codes, tokens or internal details.
+// the end user: it never contains codes, tokens or internal details. It
+// sorts by who can fix the failure:
+//   - a revoked, expired or withdrawn grant ([ErrReauthRequired], a
+//     [*ProviderError] of [ClassReauth] such as invalid_grant or Entra's
+//     AADSTS50173 and AADSTS70008): the user reconnects the mailbox;
+//   - a temporary failure of the provider, the mail server or the token
+//     store ([ErrTransient]): the user tries again later;
+//   - a sign-in the user cancelled or declined ([ClassUser]), or one that
+//     expired, was replayed or came back malformed: the user starts again;
+//   - the application's configuration or a missing administrator action
+//     ([ClassConfig], [ClassAdmin], an unknown connection, a server
+//     without OAuth) and anything unrecognised: the user contacts the
+//     administrator.
 func UserMessage(err error) string {
 	var ae *AuthorizationError
+	var le *LoginError
 	switch {
 	case err == nil:
 		return ""
@@ -354,12 +367,27 @@ func UserMessage(err error) string {
 		return "The sign-in was started in another browser session. Please start again from the application."
 	case errors.Is(err, ErrIdentityMismatch):
 		return "You signed in with a different mailbox than the one being connected. Please sign in with the right account."
-	case errors.As(err, &ae) && ae.Class() == ClassUser:
-		return "The sign-in was cancelled or access was not granted. You can start again."
+	case errors.As(err, &le) && !le.Temporary:
+		return msgLoginRefused
+	case errors.As(err, &ae) && ae.Class() == ClassUser, ClassOf(err) == ClassUser:
+		return msgCancelled
+	case errors.Is(err, ErrReauthRequired) || ClassOf(err) == ClassReauth:
+		return msgReconnect
+	case ClassOf(err) == ClassTransient || errors.Is(err, ErrTransient) || errors.Is(err, ErrConflict):
+		return msgTryLater
+	case errors.Is(err, ErrNotFound):
+		return "This mailbox is not connected yet. Please connect your mailbox."
 	case errors.Is(err, ErrMethodNotAllowed), errors.Is(err, ErrRequestTooLarge), errors.Is(err, ErrMalformedRequest), errors.Is(err, ErrMissingCode):
 		return "The sign-in response was malformed. Please start again."
-	case ClassOf(err) == ClassTransient || errors.Is(err, ErrTransient):
-		return "The mail provider is temporarily unavailable. Please try again in a few minutes."
 	}
-	return "The mailbox could not be connected. Please contact your administrator."
+	return msgAdministrator
 }
+
+// The messages of [UserMessage] shared by several causes.
+const (
+	msgReconnect     = "Access to your mailbox has expired or was revoked. Please reconnect your mailbox."
+	msgTryLater      = "The mail service is temporarily unavailable. Please try again in a few minutes."
+	msgCancelled     = "The sign-in was cancelled or access was not granted. You can start again."
+	msgAdministrator = "The mailbox could not be connected. Please contact your administrator."
+	msgLoginRefused  = "The mail server refused access to your mailbox. Please reconnect your mailbox; if that does not help, contact your administrator."
+)
