@@ -318,6 +318,10 @@ func TestTransientAndUnknownErrors(t *testing.T) {
 	assert.NotEmpty(t, pe.CorrelationID)
 }
 
+// testAppID is an Application (client) ID for tests that never reach
+// Entra.
+const testAppID = "6f1c0a5e-3f4b-4d1e-9a57-2c8e1b7d9f10"
+
 func TestConfigValidation(t *testing.T) {
 	for _, tt := range []struct {
 		name string
@@ -325,14 +329,21 @@ func TestConfigValidation(t *testing.T) {
 		want string
 	}{
 		{"no client id", azure.Config{Tenant: "t", ClientSecret: "s"}, "Application (client) ID"},
-		{"no tenant", azure.Config{ClientID: "c", ClientSecret: "s"}, "Directory (tenant) ID"},
-		{"secret id pasted", azure.Config{ClientID: "c", Tenant: "t", ClientSecret: "0f3c5a9e-1b2d-4c3e-8f7a-9b8c7d6e5f4a"}, "Value"},
-		{"no credential", azure.Config{ClientID: "c", Tenant: "t"}, "exactly one credential"},
-		{"two credentials", azure.Config{ClientID: "c", Tenant: "t", ClientSecret: "s", CertificatePEM: []byte("x")}, "exactly one credential"},
-		{"app-only at common", azure.Config{ClientID: "c", Tenant: "common", ClientSecret: "s", AppOnly: true}, "Directory (tenant) ID"},
-		{"app scope as delegated", azure.Config{ClientID: "c", Tenant: "t", ClientSecret: "s", Scopes: []string{"https://outlook.office.com/IMAP.AccessAsApp"}}, "application permission"},
-		{"http authority", azure.Config{ClientID: "c", Tenant: "t", ClientSecret: "s", AuthorityURL: "http://login.example"}, "https"},
-		{"bad certificate", azure.Config{ClientID: "c", Tenant: "t", CertificatePEM: []byte("not pem")}, "certificate"},
+		{"no tenant", azure.Config{ClientID: testAppID, ClientSecret: "s"}, "Directory (tenant) ID"},
+		{"secret id pasted", azure.Config{ClientID: testAppID, Tenant: "t", ClientSecret: "0f3c5a9e-1b2d-4c3e-8f7a-9b8c7d6e5f4a"}, "Value"},
+		{"no credential", azure.Config{ClientID: testAppID, Tenant: "t"}, "exactly one credential"},
+		{"two credentials", azure.Config{ClientID: testAppID, Tenant: "t", ClientSecret: "s", CertificatePEM: []byte("x")}, "exactly one credential"},
+		{"app-only at common", azure.Config{ClientID: testAppID, Tenant: "common", ClientSecret: "s", AppOnly: true}, "Directory (tenant) ID"},
+		{"app scope as delegated", azure.Config{ClientID: testAppID, Tenant: "t", ClientSecret: "s", Scopes: []string{"https://outlook.office.com/IMAP.AccessAsApp"}}, "application permission"},
+		{"http authority", azure.Config{ClientID: testAppID, Tenant: "t", ClientSecret: "s", AuthorityURL: "http://login.example"}, "https"},
+		{"bad certificate", azure.Config{ClientID: testAppID, Tenant: "t", CertificatePEM: []byte("not pem")}, "certificate"},
+		{"client ID not a GUID", azure.Config{ClientID: "my-app", Tenant: "t", ClientSecret: "s"}, "Overview > Application (client) ID"},
+		{"client ID with a typo", azure.Config{ClientID: testAppID[:35] + "g", Tenant: "t", ClientSecret: "s"}, "is a GUID"},
+		{"secret ID pasted with a newline", azure.Config{ClientID: testAppID, Tenant: "t", ClientSecret: " 0f3c5a9e-1b2d-4c3e-8f7a-9b8c7d6e5f4a\n"}, "secret's ID"},
+		{"secret wrapped over lines", azure.Config{ClientID: testAppID, Tenant: "t", ClientSecret: "abc8Q~first-half\nsecond-half"}, "whitespace inside"},
+		{"secret only whitespace", azure.Config{ClientID: testAppID, Tenant: "t", ClientSecret: " \n"}, "only whitespace"},
+		{"lower-case application permission as delegated", azure.Config{ClientID: testAppID, Tenant: "t", ClientSecret: "s", Scopes: []string{"https://outlook.office.com/smtp.sendasapp"}}, "application permission"},
+		{"lower-case IMAP application permission as delegated", azure.Config{ClientID: testAppID, Tenant: "t", ClientSecret: "s", Scopes: []string{"https://outlook.office.com/imap.accessasapp"}}, "application permission"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := azure.New(tt.cfg)
@@ -343,7 +354,7 @@ func TestConfigValidation(t *testing.T) {
 }
 
 func TestRedirectURIRules(t *testing.T) {
-	p, err := azure.New(azure.Config{ClientID: "c", Tenant: "t", ClientSecret: "s"})
+	p, err := azure.New(azure.Config{ClientID: testAppID, Tenant: "t", ClientSecret: "s"})
 	require.NoError(t, err)
 	for uri, ok := range map[string]bool{
 		"https://mail.example.com/oauth2/callback":             true,
@@ -385,7 +396,7 @@ func TestCloudsAndMail(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			cloud, ok := azure.CloudByName(tt.name)
 			require.True(t, ok)
-			p, err := azure.New(azure.Config{ClientID: "c", Tenant: "t", ClientSecret: "s", Cloud: cloud})
+			p, err := azure.New(azure.Config{ClientID: testAppID, Tenant: "t", ClientSecret: "s", Cloud: cloud})
 			require.NoError(t, err)
 			m := p.Mail()
 			assert.Equal(t, tt.authority, cloud.AuthorityHost)
@@ -423,7 +434,7 @@ func refreshTokens(t *testing.T, state []byte) []string {
 }
 
 func TestCertificateNeverPrinted(t *testing.T) {
-	cfg := azure.Config{ClientID: "app-1", CertificatePEM: []byte("-----BEGIN PRIVATE KEY-----\nkey-SECRET-1\n"),
+	cfg := azure.Config{ClientID: testAppID, CertificatePEM: []byte("-----BEGIN PRIVATE KEY-----\nkey-SECRET-1\n"),
 		CertificatePKCS12: []byte("pfx-SECRET-2"), CertificatePassword: "pw-SECRET-3"}
 	var logged bytes.Buffer
 	slog.New(slog.NewTextHandler(&logged, nil)).Info("config", "azure", cfg)
@@ -431,6 +442,6 @@ func TestCertificateNeverPrinted(t *testing.T) {
 		for _, secret := range []string{"key-SECRET-1", "pfx-SECRET-2", "pw-SECRET-3", "107 101 121"} {
 			assert.NotContains(t, out, secret)
 		}
-		assert.Contains(t, out, "app-1")
+		assert.Contains(t, out, testAppID)
 	}
 }

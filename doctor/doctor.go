@@ -22,14 +22,12 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/emersion/go-smtp"
-	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/oauth2mail/oauth2mail/azure"
 	"github.com/oauth2mail/oauth2mail/mailauth"
@@ -298,30 +296,24 @@ func (d *azureDoctor) permissions(ctx context.Context, appToken *oauth2client.Gr
 		}
 		tok = t
 	}
-	claims := jwt.MapClaims{}
-	if _, _, err := jwt.NewParser().ParseUnverified(string(tok), claims); err != nil {
+	perms, err := azure.ReadPermissions(string(tok))
+	if err != nil {
 		// Not a JWT (e.g. a personal account's token): nothing to read.
 		d.add(StepPermissions, Skip, "the access token is not a JWT; its permissions cannot be read", "")
 		return tok
 	}
-	aud, _ := claims["aud"].(string)
-	var have []string
-	var need []string
+	aud := perms.Audience
+	var have, need, missing []string
 	kind := "delegated permissions (scp)"
 	if d.cfg.Azure.AppOnly {
-		have = strings.Fields(strings.Join(toStrings(claims["roles"]), " "))
-		need = []string{"IMAP.AccessAsApp", "SMTP.SendAsApp"}
+		have = perms.Roles
+		need = []string{azure.PermIMAPAccessAsApp, azure.PermSMTPSendAsApp}
+		missing = perms.MissingRoles(need...)
 		kind = "application permissions (roles)"
 	} else {
-		s, _ := claims["scp"].(string)
-		have = strings.Fields(s)
-		need = []string{"IMAP.AccessAsUser.All", "SMTP.Send"}
-	}
-	var missing []string
-	for _, n := range need {
-		if !slices.Contains(have, n) {
-			missing = append(missing, n)
-		}
+		have = perms.Scopes
+		need = []string{azure.PermIMAPAccessAsUser, azure.PermSMTPSend}
+		missing = perms.MissingScopes(need...)
 	}
 	if !strings.Contains(aud, "outlook.office") && !strings.Contains(aud, "outlook.office365") && !strings.Contains(aud, "partner.outlook.cn") {
 		d.add(StepPermissions, Fail, fmt.Sprintf("the token is for %q, not Exchange Online", aud),
@@ -338,20 +330,11 @@ func (d *azureDoctor) permissions(ctx context.Context, appToken *oauth2client.Gr
 }
 
 func (d *azureDoctor) consentFix(missing []string) string {
-	kind := "Delegated permissions"
-	if d.cfg.Azure.AppOnly {
-		kind = "Application permissions"
-	}
-	fix := "grant admin consent: Entra admin center > App registrations > your app > API permissions > Add a permission > " +
-		"APIs my organization uses > Office 365 Exchange Online > " + kind + " > " + strings.Join(missing, ", ") +
-		", then \"Grant admin consent for <tenant>\""
+	consent := ""
 	if d.provider != nil && d.cfg.RedirectURL != "" {
-		fix += "\nor have an administrator open: " + d.provider.AdminConsentURL(d.cfg.RedirectURL)
+		consent = d.provider.AdminConsentURL(d.cfg.RedirectURL)
 	}
-	if !d.cfg.Azure.AppOnly {
-		fix += "\nthen connect the mailbox again so the new token carries them"
-	}
-	return fix
+	return azure.ConsentRemedy(d.cfg.Azure.AppOnly, missing, consent)
 }
 
 type loginFunc = func(ctx context.Context, user string, token oauth2client.Secret) error
@@ -473,17 +456,6 @@ func (d *azureDoctor) defaultSMTP(ctx context.Context, user string, tok oauth2cl
 	}
 	defer c.Close()
 	return c.Auth(mailauth.ForSMTP(xoauth2.NewClient(user, string(tok))))
-}
-
-func toStrings(v any) []string {
-	list, _ := v.([]any)
-	out := make([]string, 0, len(list))
-	for _, x := range list {
-		if s, ok := x.(string); ok {
-			out = append(out, s)
-		}
-	}
-	return out
 }
 
 func orNone(s []string) string {

@@ -50,7 +50,9 @@ type AzureOptions struct {
 	// tenant).
 	Users []AzureUser
 	// AppRoles are the application permissions granted for client
-	// credentials (default IMAP.AccessAsApp and SMTP.SendAsApp).
+	// credentials (nil: IMAP.AccessAsApp and SMTP.SendAsApp). An empty,
+	// non-nil slice grants none, as Entra does before admin consent:
+	// tokens then carry no roles claim.
 	AppRoles []string
 	// TokenLifetime is the access tokens' lifetime (default one hour;
 	// MSAL treats tokens expiring within 5 minutes as expired).
@@ -212,7 +214,7 @@ func NewAzure(opts AzureOptions) (*Azure, error) {
 			opts.Tenants = append(slices.Clip(opts.Tenants), opts.Users[i].Tenant)
 		}
 	}
-	if len(opts.AppRoles) == 0 {
+	if opts.AppRoles == nil {
 		opts.AppRoles = []string{"IMAP.AccessAsApp", "SMTP.SendAsApp"}
 	}
 	if opts.TokenLifetime == 0 {
@@ -704,11 +706,15 @@ func (a *Azure) clientCredentials(w http.ResponseWriter, f url.Values, tenant st
 	}
 	now := a.opts.Now()
 	exp := now.Add(a.opts.TokenLifetime)
-	at := a.signJWT(jwt.MapClaims{
+	claims := jwt.MapClaims{
 		"aud": "https://outlook.office365.com", "iss": "https://sts.windows.net/" + tenant + "/",
 		"iat": now.Unix(), "nbf": now.Unix(), "exp": exp.Unix(), "appid": a.opts.ClientID, "tid": tenant,
 		"oid": "bbbbbbbb-0000-4000-8000-000000000001", "roles": a.opts.AppRoles, "ver": "1.0", "uti": randomString(22),
-	})
+	}
+	if len(a.opts.AppRoles) == 0 {
+		delete(claims, "roles") // Entra omits the claim when nothing is granted
+	}
+	at := a.signJWT(claims)
 	a.ledger.Issue(at, TokenInfo{ClientID: a.opts.ClientID, Scopes: a.opts.AppRoles, AppOnly: true, Issued: now, Expiry: exp})
 	writeJSON(w, http.StatusOK, map[string]any{
 		"token_type": "Bearer", "expires_in": int(a.opts.TokenLifetime.Seconds()), "ext_expires_in": int(a.opts.TokenLifetime.Seconds()),
