@@ -2,9 +2,11 @@ package provider
 
 import (
 	"context"
+	"crypto"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -49,6 +51,27 @@ type GenericConfig struct {
 	// ClientSecret is the client secret; empty for public clients (PKCE
 	// alone, as Fastmail and Thunderbird's registrations work).
 	ClientSecret oauth2client.Secret
+	// ClientAuth is how the application authenticates at the token and
+	// revocation endpoints. Zero chooses: private_key_jwt with a
+	// ClientKey, none without a ClientSecret, else client_secret_basic
+	// when TokenAuthMethods lists it or is empty (RFC 8414's default),
+	// else client_secret_post.
+	ClientAuth ClientAuthMethod
+	// TokenAuthMethods are the methods the server accepts at its token
+	// endpoint (token_endpoint_auth_methods_supported); [Discover] sets
+	// it. Optional.
+	TokenAuthMethods []string
+	// ClientKey signs the client assertions of private_key_jwt (RFC
+	// 7523): an *rsa.PrivateKey (RS256), *ecdsa.PrivateKey (ES256, ES384,
+	// ES512) or ed25519.PrivateKey (EdDSA) whose public key is registered
+	// with the server. [ParseClientKey] reads one from PEM.
+	ClientKey crypto.Signer
+	// ClientKeyID is the key's kid as registered with the server;
+	// optional.
+	ClientKeyID string
+	// AssertionAudience replaces the aud of client assertions: the
+	// Issuer by default, or the token endpoint without an Issuer.
+	AssertionAudience string
 	// Scopes are requested at authorization. Zero means Mail.Scopes.
 	// "openid" is added when Issuer is set.
 	Scopes []string
@@ -72,14 +95,19 @@ type GenericConfig struct {
 }
 
 // Generic is an [oauth2client.Provider] for any OAuth 2.0 server: the
-// authorization code grant with PKCE S256 (always), client credentials in
-// the request body, refresh tokens kept or rotated as the server decides,
+// authorization code grant with PKCE S256 (always), client authentication
+// by client_secret_basic, client_secret_post, private_key_jwt or none
+// (see [GenericConfig].ClientAuth), refresh tokens kept or rotated as the server decides,
 // and RFC 7009 revocation. It implements [oauth2client.Revoker] and
 // [oauth2client.IssuerProvider]. It is safe for concurrent use.
 type Generic struct {
 	cfg  GenericConfig
 	hc   *http.Client
 	mail oauth2client.MailService
+	// auth is the client authentication method in use; tokenURL the
+	// parsed token endpoint.
+	auth     ClientAuthMethod
+	tokenURL *url.URL
 }
 
 // NewGeneric validates cfg and returns a provider. It does no network
@@ -123,6 +151,14 @@ func NewGeneric(cfg GenericConfig) (*Generic, error) {
 	}
 	if len(cfg.Scopes) == 0 {
 		p.cfg.Scopes = slices.Clone(cfg.Mail.Scopes)
+	}
+	auth, err := chooseClientAuth(&p.cfg)
+	if err != nil {
+		return nil, err
+	}
+	p.auth, p.tokenURL = auth, mustParse(cfg.TokenURL)
+	if auth == PrivateKeyJWT {
+		p.hc = p.withAssertions(p.hc)
 	}
 	if cfg.Issuer != "" && !slices.Contains(p.cfg.Scopes, "openid") {
 		p.cfg.Scopes = append(slices.Clone(p.cfg.Scopes), "openid")
@@ -171,6 +207,7 @@ type discovery struct {
 	UserinfoURL     string   `json:"userinfo_endpoint"`
 	ISSParameter    bool     `json:"authorization_response_iss_parameter_supported"`
 	ChallengeMethod []string `json:"code_challenge_methods_supported"`
+	AuthMethods     []string `json:"token_endpoint_auth_methods_supported"`
 }
 
 // Discover reads issuer's /.well-known/openid-configuration and returns a
@@ -222,6 +259,7 @@ func Discover(ctx context.Context, issuer string, cfg GenericConfig) (*Generic, 
 	}
 	cfg.Issuer, cfg.IssuerParameter = d.Issuer, d.ISSParameter
 	cfg.AuthURL, cfg.TokenURL, cfg.RevokeURL, cfg.UserinfoURL = d.AuthURL, d.TokenURL, d.RevokeURL, d.UserinfoURL
+	cfg.TokenAuthMethods = d.AuthMethods
 	cfg.HTTPClient = hc
 	return NewGeneric(cfg)
 }
@@ -245,8 +283,8 @@ func (p *Generic) Mail() oauth2client.MailService {
 
 func (p *Generic) oauth2Config(redirectURI string) *oauth2.Config {
 	return &oauth2.Config{
-		ClientID: p.cfg.ClientID, ClientSecret: p.cfg.ClientSecret.Reveal(), RedirectURL: redirectURI,
-		Endpoint: oauth2.Endpoint{AuthURL: p.cfg.AuthURL, TokenURL: p.cfg.TokenURL, AuthStyle: oauth2.AuthStyleInParams},
+		ClientID: p.cfg.ClientID, ClientSecret: p.tokenSecret(), RedirectURL: redirectURI,
+		Endpoint: oauth2.Endpoint{AuthURL: p.cfg.AuthURL, TokenURL: p.cfg.TokenURL, AuthStyle: authStyle(p.auth)},
 		Scopes:   slices.Clone(p.cfg.Scopes),
 	}
 }
@@ -345,14 +383,17 @@ func (p *Generic) Revoke(ctx context.Context, g *oauth2client.Grant) error {
 	if p.cfg.RevokeURL == "" || tok.IsZero() {
 		return nil
 	}
-	form := url.Values{"token": {tok.Reveal()}, "token_type_hint": {hint}, "client_id": {p.cfg.ClientID}}
-	if !p.cfg.ClientSecret.IsZero() {
-		form.Set("client_secret", p.cfg.ClientSecret.Reveal())
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.cfg.RevokeURL, strings.NewReader(form.Encode()))
+	form := url.Values{"token": {tok.Reveal()}, "token_type_hint": {hint}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.cfg.RevokeURL, nil)
 	if err != nil {
 		return &oauth2client.ProviderError{Provider: p.cfg.Name, Op: "revoke", Class: oauth2client.ClassConfig, Err: err}
 	}
+	if err := p.authenticate(req, form); err != nil {
+		return err
+	}
+	body := form.Encode()
+	req.Body, req.ContentLength = io.NopCloser(strings.NewReader(body)), int64(len(body))
+	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(body)), nil }
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	_, err = oauthflow.Do(p.hc, req, p.cfg.Name, "revoke", nil, p.cfg.Now())
 	var pe *oauth2client.ProviderError
@@ -404,5 +445,7 @@ func (p *Generic) err(op string, err, transport error) error {
 	if transport != nil {
 		err = transport
 	}
-	return oauthflow.Error(p.cfg.Name, op, err, nil, p.cfg.Now())
+	pe := oauthflow.Error(p.cfg.Name, op, err, nil, p.cfg.Now())
+	p.explainClientAuth(pe)
+	return pe
 }
