@@ -16,6 +16,23 @@
 // which turns its absence into a failure. With -v each case logs the
 // server's answer (IMAP status line, SMTP reply, decoded challenge).
 //
+// # An independent OpenID Provider
+//
+// Tests named TestZitadel* (and TestDovecotZitadel*) run the library
+// against zitadel/oidc's OpenID Provider (package op, OpenID-certified,
+// built by others), started in-process with a small in-memory storage
+// that approves the hinted user at once: discovery, the authorization
+// code flow with PKCE through the real callback handler, refresh token
+// rotation, a client registered for client_secret_basic only (chosen by
+// default from discovery), one for client_secret_post only,
+// private_key_jwt, a public client, 5-minute access tokens under
+// Client.Run on a manual clock, and JWT access tokens above 1 KB through
+// mailauth to Dovecot, whose oauth2 passdb asks zitadel's introspection
+// endpoint. Zitadel's op accepts a client secret however it is sent; the
+// tests' token endpoint wrapper refuses a method the client is not
+// registered for, with Ory Hydra's wording, as stricter servers do. The
+// dependency is test-only: no package of the library imports it.
+//
 // # Answers to a rejected token
 //
 // What each server answered to an XOAUTH2 token it rejects (wrong user,

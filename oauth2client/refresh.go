@@ -156,10 +156,26 @@ var farFuture = time.Unix(1<<62, 0)
 
 // proactiveAt is when the scheduler renews a token expiring at expiry: at
 // a random point in the jitter window before the RefreshAhead mark.
+//
+// A token that lives no longer than that window (5-minute tokens against
+// the default 10 + 5 minutes) would be due the moment it arrives, and
+// each refresh would bring another such token: a refresh storm. It is
+// renewed instead in the last quarter of its usable life (the time before
+// ExpiryMargin), with jitter over the quarter before that; a token that
+// arrives already inside ExpiryMargin halfway to its expiry.
 func (c *Client) proactiveAt(account string, expiry time.Time) time.Time {
-	at := expiry.Add(-c.ahead)
-	if c.jitter > 0 {
-		at = at.Add(-rand.N(c.jitter)) // #nosec G404 -- scheduling jitter, not a secret
+	ahead, jitter := c.ahead, c.jitter
+	now := c.now()
+	if life := expiry.Sub(now); life > 0 && ahead+jitter >= life {
+		usable := life - c.margin
+		if usable <= 0 {
+			return now.Add(life / 2)
+		}
+		ahead, jitter = c.margin+usable/4, usable/4
+	}
+	at := expiry.Add(-ahead)
+	if jitter > 0 {
+		at = at.Add(-rand.N(jitter)) // #nosec G404 -- scheduling jitter, not a secret
 	}
 	return at
 }
