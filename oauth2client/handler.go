@@ -143,6 +143,12 @@ type HandlerConfig struct {
 	// AllowFormPost accepts the provider's response_mode=form_post (a
 	// POST with a form body) as well as GET.
 	AllowFormPost bool
+	// OnAdminConsent receives the outcome of an admin consent flow
+	// started with [Client.StartAdminConsent], granted or refused, with
+	// the tenant: record it and render the response. If nil, the handler
+	// redirects (303) to its ReturnTo or shows a short page, and a
+	// refusal shows a page with [UserMessage].
+	OnAdminConsent func(w http.ResponseWriter, r *http.Request, res *AdminConsent)
 }
 
 // Handler returns the one callback handler for all connections: mount it
@@ -167,6 +173,10 @@ func (h *callbackHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr.Set("Referrer-Policy", "no-referrer")
 	hdr.Set("X-Content-Type-Options", "nosniff")
 	a, err := h.complete(r)
+	if ac := (*adminConsentReturn)(nil); errors.As(err, &ac) {
+		h.serveAdminConsent(w, r, ac.res)
+		return
+	}
 	if err != nil {
 		h.c.log.LogAttrs(r.Context(), slog.LevelWarn, "oauth2client: callback failed", slog.String("error", err.Error()))
 		if h.cfg.OnError != nil {
@@ -267,6 +277,13 @@ func (h *callbackHandler) complete(r *http.Request) (*Authorization, error) {
 		if got == "" || subtle.ConstantTimeCompare(pend.Session, sum[:]) != 1 {
 			return fail(http.StatusForbidden, ErrSessionMismatch)
 		}
+	}
+	if pend.AdminConsent {
+		res, err := adminConsentResult(pend, q)
+		if err != nil {
+			return nil, err
+		}
+		return nil, &adminConsentReturn{res: res}
 	}
 	p, err := c.Connection(pend.Connection)
 	if err != nil {

@@ -49,6 +49,7 @@ type storedPending struct {
 	ReturnTo        string              `json:"return_to,omitempty"`
 	RequireUsername string              `json:"require_username,omitempty"`
 	Expires         int64               `json:"expires_unix_nano"`
+	AdminConsent    bool                `json:"admin_consent,omitempty"`
 }
 
 // Put implements [oauth2client.StateStore].
@@ -60,7 +61,7 @@ func (s *StateStore) Put(ctx context.Context, id string, p *oauth2client.Pending
 	if life <= 0 {
 		return fmt.Errorf("redisstore: the pending authorization of account %q has already expired", p.Account)
 	}
-	b, err := json.Marshal(storedPending{p.Connection, p.Account, p.MAC, p.Verifier, p.Session, p.ReturnTo, p.RequireUsername, p.Expires.UnixNano()}) // #nosec G117 -- the verifier must reach the store; it lives at most twice the state's lifetime
+	b, err := json.Marshal(storedPending{p.Connection, p.Account, p.MAC, p.Verifier, p.Session, p.ReturnTo, p.RequireUsername, p.Expires.UnixNano(), p.AdminConsent}) // #nosec G117 -- the verifier must reach the store; it lives at most twice the state's lifetime
 	if err != nil {
 		return fmt.Errorf("redisstore: encoding the state of account %q: %w", p.Account, err)
 	}
@@ -102,7 +103,8 @@ func (s *StateStore) Take(ctx context.Context, id string) (*oauth2client.Pending
 		return nil, fmt.Errorf("%w (the stored entry is unreadable)", oauth2client.ErrStateInvalid)
 	}
 	p := &oauth2client.Pending{Connection: sp.Connection, Account: sp.Account, MAC: sp.MAC, Verifier: sp.Verifier,
-		Session: sp.Session, ReturnTo: sp.ReturnTo, RequireUsername: sp.RequireUsername, Expires: unixNano(sp.Expires)}
+		Session: sp.Session, ReturnTo: sp.ReturnTo, RequireUsername: sp.RequireUsername, Expires: unixNano(sp.Expires),
+		AdminConsent: sp.AdminConsent}
 	if !s.cfg.Now().Before(p.Expires) {
 		return nil, oauth2client.ErrStateExpired
 	}
