@@ -104,6 +104,7 @@ func ConsentRemedy(appOnly bool, missing []string, adminConsentURL string) strin
 	if adminConsentURL != "" {
 		fix += "\nor have an administrator open: " + adminConsentURL
 	}
+	fix += "\n(a multi-tenant application onboards each customer tenant from its own pages with oauth2client's Client.StartAdminConsent, which hands it the tenant ID)"
 	if !appOnly {
 		fix += "\nthen connect the mailbox again so the new token carries them"
 	}

@@ -10,6 +10,17 @@
 // the IMAP and SMTP functions, so the doctor runs against the fakes of
 // package mailtest as well as against the real cloud.
 //
+// # Onboarding a customer tenant
+//
+// A multi-tenant Entra application (Tenant "organizations") is onboarded
+// in each customer's tenant by that tenant's administrator, through admin
+// consent: the application starts it with oauth2client's
+// Client.StartAdminConsent, the same callback handler receives the answer
+// and HandlerConfig.OnAdminConsent hands over the customer's Directory
+// (tenant) ID. Run the doctor with that tenant ID (and, for app-only
+// access, AppOnly and a mailbox of the tenant) to check the tenant end to
+// end; its permission step names the consent still missing.
+//
 // This package imports go-imap and go-smtp (for the default mail logins);
 // the core packages do not.
 package doctor
@@ -218,7 +229,8 @@ func (d *azureDoctor) credential(ctx context.Context, tenantOK bool) *oauth2clie
 	probe := d.cfg.Azure
 	probe.AppOnly, probe.Scopes = true, nil
 	if probe.Tenant == "organizations" || probe.Tenant == "common" || probe.Tenant == "consumers" {
-		d.add(StepCredential, Skip, "the credential can only be checked against a real tenant, not "+probe.Tenant, "")
+		d.add(StepCredential, Skip, "the credential can only be checked against a real tenant, not "+probe.Tenant+
+			": run the doctor again with the Directory (tenant) ID of a customer tenant once its administrator has granted admin consent (Client.StartAdminConsent returns that ID)", "")
 		return nil
 	}
 	p, err := azure.New(probe)

@@ -10,6 +10,10 @@
 //
 // In -demo mode the fake Entra ID signs in alice@contoso.example without
 // asking (the browser will warn about its self-signed certificate).
+//
+// /tenants onboards a customer tenant of a multi-tenant app through admin
+// consent (onboard.go); in -demo mode the fake knows a customer tenant
+// whose ID the program prints.
 package main
 
 import (
@@ -60,6 +64,8 @@ func main() {
 			log.Fatal(err)
 		}
 		defer entra.Close()
+		entra.AddTenant(demoCustomerTenant)
+		fmt.Printf("webapp: onboard the customer tenant %s at %s/tenants\n", demoCustomerTenant, base)
 		a, err = newApp(base, tokenstore.NewMemory(), azure.Config{ClientID: entra.ClientID(), Tenant: entra.Tenant(),
 			ClientSecret: oauth2client.Secret(entra.ClientSecret()), AuthorityURL: entra.URL(), HTTPClient: entra.Client()})
 		if err != nil {
@@ -107,6 +113,10 @@ type app struct {
 	client *oauth2client.Client
 	store  oauth2client.TokenStore
 	secure bool // cookies only over https
+	// azure is the connection's configuration and tenants the onboarded
+	// customer tenants (onboard.go).
+	azure   azure.Config
+	tenants tenants
 }
 
 func newApp(base string, store oauth2client.TokenStore, cfg azure.Config) (*app, error) {
@@ -122,7 +132,7 @@ func newApp(base string, store oauth2client.TokenStore, cfg azure.Config) (*app,
 	if err := c.SetConnection("m365", p); err != nil {
 		return nil, err
 	}
-	return &app{client: c, store: store, secure: strings.HasPrefix(base, "https://")}, nil
+	return &app{client: c, store: store, secure: strings.HasPrefix(base, "https://"), azure: cfg}, nil
 }
 
 // routes mounts the pages and the library's callback handler; unsafe
@@ -132,8 +142,10 @@ func (a *app) routes() http.Handler {
 	mux.HandleFunc("GET /{$}", a.home)
 	mux.HandleFunc("POST /connect", a.connect)
 	mux.HandleFunc("POST /disconnect/{mailbox}", a.disconnect)
+	a.onboardRoutes(mux)
 	mux.Handle("GET /oauth2/callback", a.client.Handler(oauth2client.HandlerConfig{
-		Session: a.sessionOf,
+		Session:        a.sessionOf,
+		OnAdminConsent: a.adminConsented,
 		OnError: func(w http.ResponseWriter, r *http.Request, err error) {
 			var ce *oauth2client.CallbackError
 			status := http.StatusBadRequest
