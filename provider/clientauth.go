@@ -11,8 +11,10 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -366,3 +368,39 @@ func mustParse(s string) *url.URL {
 // ClientAuth returns the client authentication method the provider uses
 // at the token endpoint.
 func (p *Generic) ClientAuth() ClientAuthMethod { return p.auth }
+
+// Format implements [fmt.Formatter]: the configuration as it is, with
+// ClientKey shown as [oauth2client.Redacted] (ClientSecret prints so
+// already), whatever the verb.
+func (c GenericConfig) Format(f fmt.State, verb rune) {
+	type plain GenericConfig // without this method
+	p := plain(c)
+	if p.ClientKey != nil {
+		p.ClientKey = redactedKey{}
+	}
+	_, _ = fmt.Fprintf(f, fmt.FormatString(f, verb), p)
+}
+
+// LogValue implements [slog.LogValuer]: what identifies the
+// configuration, with the secret and the key as [oauth2client.Redacted].
+func (c GenericConfig) LogValue() slog.Value {
+	attrs := []slog.Attr{slog.String("name", c.Name), slog.String("issuer", c.Issuer), slog.String("client_id", c.ClientID),
+		slog.String("client_auth", string(c.ClientAuth)), slog.String("auth_url", c.AuthURL), slog.String("token_url", c.TokenURL)}
+	if !c.ClientSecret.IsZero() {
+		attrs = append(attrs, slog.String("client_secret", oauth2client.Redacted))
+	}
+	if c.ClientKey != nil {
+		attrs = append(attrs, slog.String("client_key", oauth2client.Redacted), slog.String("client_key_id", c.ClientKeyID))
+	}
+	return slog.GroupValue(attrs...)
+}
+
+// redactedKey stands in for a ClientKey when a configuration is printed.
+type redactedKey struct{}
+
+func (redactedKey) Public() crypto.PublicKey { return nil }
+func (redactedKey) Sign(io.Reader, []byte, crypto.SignerOpts) ([]byte, error) {
+	return nil, errors.New("provider: redacted key")
+}
+func (redactedKey) String() string   { return oauth2client.Redacted }
+func (redactedKey) GoString() string { return oauth2client.Redacted }

@@ -1,6 +1,7 @@
 package provider_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -11,6 +12,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"testing"
@@ -214,4 +217,49 @@ func TestClientAuthSettingsTextForm(t *testing.T) {
 	_, err = provider.ParseClientKey([]byte("not a key"))
 	require.ErrorAs(t, err, &fe)
 	assert.Equal(t, "ClientPrivateKey", fe.Field)
+}
+
+func TestClientKeyNeverPrinted(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	cfg := provider.GenericConfig{Name: "idp", ClientID: "app", ClientSecret: "secret-VALUE-1", ClientKey: key, ClientKeyID: "k1"}
+	d := key.D.String()
+	dx := key.D.Text(16)
+	var text, js bytes.Buffer
+	slog.New(slog.NewTextHandler(&text, nil)).Info("cfg", "cfg", cfg)
+	slog.New(slog.NewJSONHandler(&js, nil)).Info("cfg", "cfg", cfg)
+	outs := []string{fmt.Sprintf("%v|%+v|%#v|%s|%d|%x", cfg, cfg, cfg, cfg, cfg, cfg), fmt.Sprintf("%v", struct{ C provider.GenericConfig }{cfg}),
+		text.String(), js.String()}
+	for _, out := range outs {
+		assert.NotContains(t, out, d)
+		assert.NotContains(t, out, dx)
+		assert.NotContains(t, out, "secret-VALUE-1")
+		assert.Contains(t, out, "app")
+	}
+	assert.Contains(t, text.String(), "client_key="+oauth2client.Redacted)
+	assert.Same(t, key, cfg.ClientKey, "printing does not change the configuration")
+
+	// An Ed25519 key is a byte slice, which fmt would print.
+	_, edKey, err := ed25519.GenerateKey(rand.Reader)
+	require.NoError(t, err)
+	cfg.ClientKey = edKey
+	seed := fmt.Sprint([]byte(edKey.Seed()))
+	seed = seed[1 : len(seed)-1]
+	js.Reset()
+	slog.New(slog.NewJSONHandler(&js, nil)).Info("cfg", "cfg", cfg)
+	for _, out := range []string{fmt.Sprintf("%v|%+v|%#v|%d|%x", cfg, cfg, cfg, cfg, cfg), js.String()} {
+		assert.NotContains(t, out, seed)
+		assert.NotContains(t, out, fmt.Sprintf("%x", edKey.Seed()))
+	}
+}
+
+func TestSettingsPrivateKeyLogRedacted(t *testing.T) {
+	s := provider.Settings{Kind: provider.KindGeneric, ClientID: "app", ClientPrivateKey: "-----BEGIN PRIVATE KEY----- key-SECRET-4", ClientKeyID: "k1"}
+	var text, js bytes.Buffer
+	slog.New(slog.NewTextHandler(&text, nil)).Info("settings", "s", s)
+	slog.New(slog.NewJSONHandler(&js, nil)).Info("settings", "s", s)
+	for _, out := range []string{text.String(), js.String(), fmt.Sprintf("%v %+v %#v", s, s, s)} {
+		assert.NotContains(t, out, "key-SECRET-4")
+		assert.Contains(t, out, "k1")
+	}
 }
