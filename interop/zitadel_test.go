@@ -60,7 +60,7 @@ func startZitadel(t *testing.T, lifetime time.Duration) *zitadelOP {
 	cfg := &op.Config{CodeMethodS256: true, AuthMethodPost: true, AuthMethodPrivateKeyJWT: true, GrantTypeRefreshToken: true}
 	_, err = rand.Read(cfg.CryptoKey[:])
 	require.NoError(t, err)
-	p, err := op.NewOpenIDProvider(z.issuer, cfg, z.storage, op.WithAllowInsecure())
+	p, err := op.NewProvider(cfg, z.storage, op.StaticIssuer(z.issuer), op.WithAllowInsecure())
 	require.NoError(t, err)
 	z.wire = &wire{next: p, storage: z.storage, methods: map[string][]string{}}
 	h = z.wire

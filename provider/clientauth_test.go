@@ -14,6 +14,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"log/slog"
+	"math/big"
 	"net/http"
 	"net/url"
 	"testing"
@@ -223,8 +224,10 @@ func TestClientKeyNeverPrinted(t *testing.T) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	require.NoError(t, err)
 	cfg := provider.GenericConfig{Name: "idp", ClientID: "app", ClientSecret: "secret-VALUE-1", ClientKey: key, ClientKeyID: "k1"}
-	d := key.D.String()
-	dx := key.D.Text(16)
+	raw, err := key.Bytes()
+	require.NoError(t, err)
+	d := new(big.Int).SetBytes(raw).String() // how fmt and encoding/json would show the scalar
+	dx := fmt.Sprintf("%x", raw)
 	var text, js bytes.Buffer
 	slog.New(slog.NewTextHandler(&text, nil)).Info("cfg", "cfg", cfg)
 	slog.New(slog.NewJSONHandler(&js, nil)).Info("cfg", "cfg", cfg)
