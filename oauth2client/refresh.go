@@ -135,7 +135,7 @@ func (c *Client) publish(rec *Record, renewAt time.Time) *Token {
 	retryAt := e.retryAt
 	e.mu.Unlock()
 	if !rec.Expiry.IsZero() {
-		at := c.proactiveAt(rec.Account, rec.Expiry)
+		at := c.proactiveAt(rec.Account, rec.Expiry, rec.Updated)
 		if retryAt.After(at) {
 			at = retryAt
 		}
@@ -157,19 +157,19 @@ var farFuture = time.Unix(1<<62, 0)
 // proactiveAt is when the scheduler renews a token expiring at expiry: at
 // a random point in the jitter window before the RefreshAhead mark.
 //
-// A token that lives no longer than that window (5-minute tokens against
-// the default 10 + 5 minutes) would be due the moment it arrives, and
-// each refresh would bring another such token: a refresh storm. It is
-// renewed instead in the last quarter of its usable life (the time before
-// ExpiryMargin), with jitter over the quarter before that; a token that
-// arrives already inside ExpiryMargin halfway to its expiry.
-func (c *Client) proactiveAt(account string, expiry time.Time) time.Time {
+// A token whose whole life (from issued, when its record was written, to
+// expiry) is no longer than that window — 5-minute tokens against the
+// default 10 + 5 minutes — would be due the moment it arrives, and each
+// refresh would bring another such token: a refresh storm. It is renewed
+// instead in the last quarter of its usable life (the time before
+// ExpiryMargin), with jitter over the quarter before that; one that lives
+// no longer than ExpiryMargin, halfway through its life.
+func (c *Client) proactiveAt(account string, expiry, issued time.Time) time.Time {
 	ahead, jitter := c.ahead, c.jitter
-	now := c.now()
-	if life := expiry.Sub(now); life > 0 && ahead+jitter >= life {
+	if life := expiry.Sub(issued); !issued.IsZero() && life > 0 && ahead+jitter >= life {
 		usable := life - c.margin
 		if usable <= 0 {
-			return now.Add(life / 2)
+			return issued.Add(life / 2)
 		}
 		ahead, jitter = c.margin+usable/4, usable/4
 	}
