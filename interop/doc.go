@@ -13,7 +13,14 @@
 //	OAUTH2MAIL_REQUIRE_PEERS=1 go test -race -run Dovecot -v ./interop/
 //
 // Without dovecot on PATH they skip, unless OAUTH2MAIL_REQUIRE_PEERS=1,
-// which turns its absence into a failure. With -v each case logs the
+// which turns its absence into a failure.
+//
+// TestStoreRestartsUnderLoad starts its own PostgreSQL cluster (Debian's
+// server binaries, apt-get install postgresql) and its own redis-server,
+// each on a free port (never the shared servers), and restarts them under
+// load with two Client instances sharing the store and a strict-rotation
+// provider; it skips without the binaries, or fails with
+// OAUTH2MAIL_REQUIRE_PEERS=1. With -v each case logs the
 // server's answer (IMAP status line, SMTP reply, decoded challenge).
 //
 // # An independent OpenID Provider

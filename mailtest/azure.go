@@ -58,9 +58,13 @@ type AzureOptions struct {
 	// MSAL treats tokens expiring within 5 minutes as expired).
 	TokenLifetime time.Duration
 	// StrictRotation makes a refresh token single-use: presenting an
-	// already-rotated one revokes the whole token family, like identity
-	// providers with reuse detection. Entra itself keeps old refresh
-	// tokens valid (the default).
+	// already-rotated one revokes the whole token family (every refresh
+	// token issued from the same sign-in) and is answered invalid_grant
+	// with AADSTS50173, as is every later use of the family, like
+	// identity providers with reuse detection (Okta, Auth0, Ory Hydra,
+	// Keycloak with "revoke refresh token"). Entra itself keeps old
+	// refresh tokens valid (the default). [Azure.RotatedOutRedemptions]
+	// counts such presentations in either mode.
 	StrictRotation bool
 	// AllowPublicClientFlows accepts device-code token requests that
 	// carry no client credential, like an app registration with
@@ -160,15 +164,16 @@ type Azure struct {
 	key    *rsa.PrivateKey
 	ledger *Ledger
 
-	mu       sync.Mutex
-	codes    map[string]*azCode
-	rts      map[string]*azRT
-	failNext []int
-	denyNext string
-	requests map[string]int
-	byTenant map[[2]string]int
-	devices  map[string]*azDevice
-	serial   int
+	mu         sync.Mutex
+	codes      map[string]*azCode
+	rts        map[string]*azRT
+	failNext   []int
+	denyNext   string
+	requests   map[string]int
+	rotatedOut int // redemptions of refresh tokens already rotated out
+	byTenant   map[[2]string]int
+	devices    map[string]*azDevice
+	serial     int
 	// consented are the tenants granted admin consent, in order.
 	consented []string
 }
@@ -680,33 +685,53 @@ func (a *Azure) redeemCode(w http.ResponseWriter, f url.Values, tenant string) {
 }
 
 func (a *Azure) redeemRefresh(w http.ResponseWriter, f url.Values, tenant string) {
+	// Check and rotate under one lock, so that of two concurrent
+	// redemptions of one refresh token only one finds it current.
 	a.mu.Lock()
 	rt, ok := a.rts[f.Get("refresh_token")]
 	var reused bool
-	if ok && a.opts.StrictRotation && rt.rotated {
-		reused = true
-		for _, other := range a.rts {
-			if other.family == rt.family {
-				other.revoked = true
+	switch {
+	case !ok:
+	case rt.rotated:
+		a.rotatedOut++
+		if a.opts.StrictRotation {
+			reused = true
+			for _, other := range a.rts {
+				if other.family == rt.family {
+					other.revoked = true
+				}
 			}
 		}
+	}
+	fresh := ok && !reused && !rt.revoked && servesTenant(tenant, rt.user.Tenant)
+	if fresh {
+		rt.rotated = true
 	}
 	a.mu.Unlock()
 	switch {
 	case !ok:
 		a.fail(w, 400, "invalid_grant", 9002313, "Invalid request. Request is malformed or invalid.")
-	case reused:
+	case reused, rt.revoked:
+		// Providers with reuse detection revoke the whole family; Entra
+		// answers a revoked grant with AADSTS50173.
 		a.fail(w, 400, "invalid_grant", 50173, "The provided grant has expired due to it being revoked, a fresh auth token is needed. The user might have changed or reset their password.")
-	case rt.revoked:
-		a.fail(w, 400, "invalid_grant", 700082, "The refresh token has expired due to inactivity. The token was issued on 2026-08-01 and was inactive for 90.00:00:00.")
-	case !servesTenant(tenant, rt.user.Tenant):
+	case !fresh:
 		a.fail(w, 400, "invalid_grant", 700005, "Provided refresh token is intended to use against other tenant, thus rejected.")
 	default:
-		a.mu.Lock()
-		rt.rotated = true
-		a.mu.Unlock()
 		a.issue(w, rt.user, scopesFrom(f.Get("scope"), rt.scopes), rt.family)
 	}
+}
+
+// RotatedOutRedemptions returns how many refresh requests presented a
+// refresh token that had already been redeemed (and so replaced by a
+// newer one). With [AzureOptions].StrictRotation each of them revoked
+// its token family and was answered invalid_grant (AADSTS50173);
+// without it they succeeded, as at Entra. A client that never loses a
+// rotated refresh token keeps this at zero.
+func (a *Azure) RotatedOutRedemptions() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.rotatedOut
 }
 
 func (a *Azure) clientCredentials(w http.ResponseWriter, f url.Values, tenant string) {

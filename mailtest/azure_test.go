@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -146,11 +147,18 @@ func TestAzureRefreshRotation(t *testing.T) {
 		require.Equal(t, http.StatusOK, status)
 		rt2 := body["refresh_token"].(string)
 		assert.NotEqual(t, rt1, rt2, "refresh tokens rotate")
-		status, _ = refresh(rt1)
+		status, body = refresh(rt1)
+		assert.Equal(t, 1, az.RotatedOutRedemptions(), "strict=%v: the rotated-out token was counted", strict)
 		if strict {
 			assert.Equal(t, http.StatusBadRequest, status, "reuse is detected")
-			status, _ = refresh(rt2)
+			assert.Equal(t, "invalid_grant", body["error"])
+			assert.Equal(t, []any{float64(50173)}, body["error_codes"])
+			assert.Contains(t, body["error_description"], "AADSTS50173: The provided grant has expired due to it being revoked")
+			status, body = refresh(rt2)
 			assert.Equal(t, http.StatusBadRequest, status, "the whole family is revoked")
+			assert.Equal(t, "invalid_grant", body["error"])
+			assert.Equal(t, []any{float64(50173)}, body["error_codes"])
+			assert.Equal(t, 1, az.RotatedOutRedemptions(), "the newest token of a revoked family is not rotated out")
 		} else {
 			assert.Equal(t, http.StatusOK, status, "Entra keeps old refresh tokens valid")
 		}
@@ -160,6 +168,36 @@ func TestAzureRefreshRotation(t *testing.T) {
 		}
 		assert.Equal(t, want, az.TokenRequests("refresh_token"))
 	}
+}
+
+func TestAzureStrictRotationConcurrentRedemptions(t *testing.T) {
+	az := newAzure(t, mailtest.AzureOptions{StrictRotation: true})
+	verifier := oauth2.GenerateVerifier()
+	cb, err := az.Authorize(context.Background(), authURL(az, az.Tenant(), verifier, nil))
+	require.NoError(t, err)
+	_, body := redeem(t, az, codeFrom(t, cb), verifier)
+	rt := body["refresh_token"].(string)
+	const n = 8
+	codes := make(chan int, n)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			status, _, _ := post(t, az, "/"+az.Tenant()+"/oauth2/v2.0/token", url.Values{
+				"grant_type": {"refresh_token"}, "client_id": {az.ClientID()}, "client_secret": {az.ClientSecret()},
+				"refresh_token": {rt}, "scope": {"https://outlook.office.com/IMAP.AccessAsUser.All offline_access"}})
+			codes <- status
+		})
+	}
+	wg.Wait()
+	close(codes)
+	ok := 0
+	for st := range codes {
+		if st == http.StatusOK {
+			ok++
+		}
+	}
+	assert.Equal(t, 1, ok, "a refresh token is redeemed once")
+	assert.Equal(t, n-1, az.RotatedOutRedemptions())
 }
 
 func TestAzureClientAndTenantErrors(t *testing.T) {

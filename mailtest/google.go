@@ -63,6 +63,18 @@ type GoogleOptions struct {
 	// IssuerParameter adds iss= to authorization responses (RFC 9207) and
 	// says so in the discovery document. Google itself does not.
 	IssuerParameter bool
+	// StrictRotation makes the fake rotate refresh tokens with reuse
+	// detection, which Google itself does not do: Google answers a
+	// refresh without a new refresh token and the old one stays valid
+	// (the default). With it, every refresh answer carries a new refresh
+	// token and the presented one is rotated out; presenting a
+	// rotated-out token revokes the whole grant (every refresh and
+	// access token issued from that consent) and is answered with
+	// Google's invalid_grant "Token has been expired or revoked.", as
+	// is every later use of the grant. Use it to test against providers
+	// that rotate strictly through Google's wire format.
+	// [Google.RotatedOutRedemptions] counts such presentations.
+	StrictRotation bool
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
@@ -82,7 +94,8 @@ type GoogleFailure struct {
 // loopback: /o/oauth2/v2/auth (PKCE S256 required; a refresh token only
 // with access_type=offline, on the first consent or with prompt=consent),
 // /token (authorization_code with single-use codes, refresh_token without
-// rotation, and the JWT bearer grant of service accounts),
+// rotation as at Google unless [GoogleOptions].StrictRotation, and the JWT
+// bearer grant of service accounts),
 // /revoke and /.well-known/openid-configuration. Access tokens are opaque
 // "ya29." strings recorded in [Google.Ledger]; errors use Google's JSON
 // ({"error":"invalid_grant","error_description":"Token has been expired
@@ -103,6 +116,10 @@ type Google struct {
 	failNext  []GoogleFailure
 	deny      bool
 	requests  map[string]int
+	// rotatedOut holds the refresh tokens StrictRotation replaced, by
+	// token; reuses counts their presentations.
+	rotatedOut map[string]*gGrant
+	reuses     int
 }
 
 type gCode struct {
@@ -161,7 +178,7 @@ func NewGoogle(opts GoogleOptions) (*Google, error) {
 		return nil, err
 	}
 	g := &Google{opts: opts, key: key, ledger: NewLedger(opts.Now), codes: map[string]*gCode{},
-		rts: map[string]*gGrant{}, ats: map[string]*gGrant{}, consented: map[string]bool{}, requests: map[string]int{}}
+		rts: map[string]*gGrant{}, ats: map[string]*gGrant{}, consented: map[string]bool{}, requests: map[string]int{}, rotatedOut: map[string]*gGrant{}}
 	g.srv = httptest.NewTLSServer(http.HandlerFunc(g.serve))
 	return g, nil
 }
@@ -238,6 +255,17 @@ func (g *Google) TokenRequests(grantType string) int {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return g.requests[grantType]
+}
+
+// RotatedOutRedemptions returns how many refresh requests presented a
+// refresh token that [GoogleOptions].StrictRotation had rotated out;
+// each revoked its grant. A client that never loses a rotated refresh
+// token keeps this at zero. Without StrictRotation it stays zero, since
+// Google does not rotate.
+func (g *Google) RotatedOutRedemptions() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.reuses
 }
 
 // RefreshTokens returns how many live refresh tokens the fake holds.
@@ -403,14 +431,28 @@ func (g *Google) token(w http.ResponseWriter, r *http.Request) {
 	case GrantAuthorizationCode:
 		g.redeemCode(w, f)
 	case GrantRefreshToken:
+		presented := f.Get("refresh_token")
+		// Check and rotate under one lock, so that of two concurrent
+		// redemptions of one refresh token only one finds it current.
 		g.mu.Lock()
-		gr, ok := g.rts[f.Get("refresh_token")]
+		gr, ok := g.rts[presented]
+		if old, reused := g.rotatedOut[presented]; reused {
+			g.reuses++
+			g.revokeLocked(old)
+		}
+		next := ""
+		if ok && !gr.revoked && g.opts.StrictRotation {
+			next = "1//0" + randomString(100)
+			delete(g.rts, presented)
+			g.rotatedOut[presented] = gr
+			g.rts[next] = gr
+		}
 		g.mu.Unlock()
 		if !ok || gr.revoked {
 			g.fail(w, http.StatusBadRequest, "invalid_grant", "Token has been expired or revoked.")
 			return
 		}
-		g.issue(w, gr, "")
+		g.issue(w, gr, next)
 	default:
 		g.fail(w, http.StatusBadRequest, "unsupported_grant_type", "Invalid grant_type: "+gt)
 	}

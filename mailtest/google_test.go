@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -185,7 +186,7 @@ func TestGoogleJWTBearerWithoutScope(t *testing.T) {
 func TestGoogleInjectedFailureAndRefreshTokens(t *testing.T) {
 	g := newGoogle(t, mailtest.GoogleOptions{})
 	assert.Equal(t, 0, g.RefreshTokens())
-	cb, err := g.Authorize(context.Background(), gAuthURL(g, nil))
+	cb, err := g.Authorize(context.Background(), gAuthURL(g, func(q url.Values) { q.Set("prompt", "consent") }))
 	require.NoError(t, err)
 	u, err := url.Parse(cb)
 	require.NoError(t, err)
@@ -203,4 +204,94 @@ func TestGoogleInjectedFailureAndRefreshTokens(t *testing.T) {
 	assert.Equal(t, "3", resp.Header.Get("Retry-After"))
 	assert.Equal(t, 1, g.RevokeUser("bob@gmail.example"))
 	assert.Equal(t, 0, g.RefreshTokens())
+}
+
+// gConsent signs the default user in and returns the first refresh token.
+func gConsent(t *testing.T, g *mailtest.Google) string {
+	t.Helper()
+	cb, err := g.Authorize(context.Background(), gAuthURL(g, func(q url.Values) { q.Set("prompt", "consent") }))
+	require.NoError(t, err)
+	u, err := url.Parse(cb)
+	require.NoError(t, err)
+	st, body := postToken(t, g, url.Values{"grant_type": {"authorization_code"}, "code": {u.Query().Get("code")},
+		"redirect_uri": {gRedirect}, "code_verifier": {"v"}, "client_id": {g.ClientID()}, "client_secret": {g.ClientSecret()}})
+	require.Equal(t, http.StatusOK, st, "%v", body)
+	rt, _ := body["refresh_token"].(string)
+	require.NotEmpty(t, rt)
+	return rt
+}
+
+func gRefresh(t *testing.T, g *mailtest.Google, rt string) (int, map[string]any) {
+	t.Helper()
+	return postToken(t, g, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt},
+		"client_id": {g.ClientID()}, "client_secret": {g.ClientSecret()}})
+}
+
+func TestGoogleStrictRotation(t *testing.T) {
+	t.Run("off, as at Google", func(t *testing.T) {
+		g := newGoogle(t, mailtest.GoogleOptions{})
+		rt := gConsent(t, g)
+		for range 3 {
+			st, body := gRefresh(t, g, rt)
+			require.Equal(t, http.StatusOK, st)
+			assert.NotContains(t, body, "refresh_token", "Google does not rotate")
+		}
+		assert.Zero(t, g.RotatedOutRedemptions())
+	})
+	t.Run("on", func(t *testing.T) {
+		g := newGoogle(t, mailtest.GoogleOptions{StrictRotation: true})
+		rt1 := gConsent(t, g)
+		st, body := gRefresh(t, g, rt1)
+		require.Equal(t, http.StatusOK, st)
+		rt2, _ := body["refresh_token"].(string)
+		require.NotEmpty(t, rt2, "each refresh answer carries a new refresh token")
+		assert.NotEqual(t, rt1, rt2)
+		at2, _ := body["access_token"].(string)
+		st, body = gRefresh(t, g, rt2)
+		require.Equal(t, http.StatusOK, st)
+		rt3, _ := body["refresh_token"].(string)
+		assert.Equal(t, 1, g.RefreshTokens(), "rotated-out tokens are not live")
+		assert.Zero(t, g.RotatedOutRedemptions())
+
+		st, body = gRefresh(t, g, rt1)
+		assert.Equal(t, http.StatusBadRequest, st)
+		assert.Equal(t, "invalid_grant", body["error"])
+		assert.Equal(t, "Token has been expired or revoked.", body["error_description"])
+		assert.Equal(t, 1, g.RotatedOutRedemptions())
+		st, body = gRefresh(t, g, rt3)
+		assert.Equal(t, http.StatusBadRequest, st, "the newest token of the family is revoked too")
+		assert.Equal(t, "invalid_grant", body["error"])
+		assert.Zero(t, g.RefreshTokens())
+		_, err := g.Ledger().Check("", at2)
+		assert.ErrorIs(t, err, mailtest.ErrTokenRevoked, "the grant's access tokens are revoked with it")
+		assert.Equal(t, 1, g.RotatedOutRedemptions(), "only rotated-out tokens count")
+
+		// Another consent is a new family, untouched.
+		rt := gConsent(t, g)
+		st, _ = gRefresh(t, g, rt)
+		assert.Equal(t, http.StatusOK, st)
+	})
+	t.Run("concurrent redemptions of one token", func(t *testing.T) {
+		g := newGoogle(t, mailtest.GoogleOptions{StrictRotation: true})
+		rt := gConsent(t, g)
+		const n = 8
+		codes := make(chan int, n)
+		var wg sync.WaitGroup
+		for range n {
+			wg.Go(func() {
+				st, _ := gRefresh(t, g, rt)
+				codes <- st
+			})
+		}
+		wg.Wait()
+		close(codes)
+		ok := 0
+		for st := range codes {
+			if st == http.StatusOK {
+				ok++
+			}
+		}
+		assert.Equal(t, 1, ok, "a refresh token is redeemed once")
+		assert.Equal(t, n-1, g.RotatedOutRedemptions())
+	})
 }

@@ -32,6 +32,7 @@ const (
 	DefaultRefreshWorkers = 8
 	DefaultBackoffMin     = time.Second
 	DefaultBackoffMax     = 5 * time.Minute
+	DefaultStoreRecheck   = 30 * time.Second
 )
 
 // Config configures a [Client]. Store is required, and RedirectURL unless
@@ -60,27 +61,58 @@ type Config struct {
 	// and the callback. Zero means [DefaultStateTTL] (10 minutes).
 	StateTTL time.Duration
 	// ExpiryMargin is how long before its expiry an access token is
-	// renewed, so that a token handed out stays valid while the mail
-	// session authenticates. Zero means [DefaultExpiryMargin].
+	// renewed by [Client.Token], so that a token handed out stays valid
+	// while the mail session authenticates. It is scaled down for
+	// short-lived tokens: a token that lives L is renewed at most L/8
+	// before its expiry (see RefreshAhead for the whole rule). A token
+	// inside the margin is still served when it cannot be renewed (store
+	// or provider failing, backoff, caller's deadline). Zero means
+	// [DefaultExpiryMargin].
 	ExpiryMargin time.Duration
-	// RefreshTimeout bounds one refresh (lock, provider call, save),
+	// RefreshTimeout bounds one refresh (lease, provider call, save),
 	// independently of the callers waiting for it. Zero means
 	// [DefaultRefreshTimeout].
 	RefreshTimeout time.Duration
-	// LockTTL is the lease asked of a [Locker] store for one refresh.
+	// LockTTL is the time to live of the lease a [Locker] store gives for
+	// one account's refresh: if the holder crashes, other instances
+	// wait at most that long. A refresh that may outlive half of it
+	// (RefreshTimeout > LockTTL/2) extends it every LockTTL/3 while it
+	// runs; a grant that could not be saved keeps its lease, extended at
+	// each write retry (retried at least every LockTTL/3), so other
+	// instances wait rather than redeem the rotated-out refresh token.
 	// Zero means [DefaultLockTTL].
 	LockTTL time.Duration
 	// RefreshAhead is how long before its expiry the scheduler started by
 	// [Client.Run] renews an access token, so that in steady state a
 	// token request never waits on the network. It must exceed
 	// ExpiryMargin. Zero means [DefaultRefreshAhead] (10 minutes).
+	//
+	// The schedule follows each token's lifetime L (from the time the
+	// Client received or stored it to its expiry): the proactive refresh
+	// happens at expiry − min(RefreshAhead, L/4) − a random part of
+	// min(RefreshJitter, L/4), and [Client.Token] renews at expiry −
+	// min(ExpiryMargin, L/8). So a token is never renewed before half its
+	// lifetime, every token is renewed at most once proactively (plus
+	// retries with backoff after failures), and a token whose expiry is
+	// already past when it arrives is not asked for again before the
+	// backoff delay. This holds for lifetimes from seconds to days.
 	RefreshAhead time.Duration
 	// RefreshJitter spreads proactive refreshes: each is scheduled at a
-	// random point in the RefreshJitter before the RefreshAhead mark, so
+	// random point in the RefreshJitter before the RefreshAhead mark
+	// (both scaled down for short-lived tokens, see RefreshAhead), so
 	// tokens issued in the same minute are not renewed in the same
 	// second. Zero means [DefaultRefreshJitter] (5 minutes); negative
 	// means none.
 	RefreshJitter time.Duration
+	// StoreRecheck bounds how long a token cached in memory is served
+	// without asking the store whether it is still current: when another
+	// instance sharing the store refreshed, re-authorized or disconnected
+	// the account, this instance serves its old token (or the
+	// disconnected account's) for at most StoreRecheck. The check reads
+	// one record and does not take the lease. Zero means
+	// [DefaultStoreRecheck] (30 seconds); negative means never (one
+	// instance per store).
+	StoreRecheck time.Duration
 	// RefreshRate limits the scheduler's refreshes per connection, in
 	// token requests per second, to stay under the identity provider's
 	// throttling. Zero means [DefaultRefreshRate].
@@ -114,8 +146,12 @@ type Hooks struct {
 	// marked [StatusNeedsReauth] and kept.
 	ReauthRequired func(ctx context.Context, account string, err error)
 	// RefreshFailed is called after each failed refresh that is not a
-	// refusal (network, outage, throttling), with the typed error. The
-	// stored record is unchanged and the refresh will be retried.
+	// refusal (network, outage, throttling, a failing store), with the
+	// typed error: a [*ProviderError], or a [*StoreError] matching
+	// [ErrStoreUnavailable]. The refresh will be retried with backoff.
+	// A StoreError with Unsaved set means the provider issued new tokens
+	// that the store has not taken yet: the Client serves them from
+	// memory and keeps retrying the write.
 	RefreshFailed func(ctx context.Context, account string, err error)
 	// Disconnected is called after Disconnect deleted an account's tokens.
 	Disconnected func(ctx context.Context, account string)
@@ -145,6 +181,7 @@ type Client struct {
 	burst, workers int
 	backoffMin     time.Duration
 	backoffMax     time.Duration
+	recheck        time.Duration
 
 	mu    sync.RWMutex
 	conns map[string]Provider
@@ -154,12 +191,22 @@ type Client struct {
 	sched  scheduler
 }
 
-// cacheEntry is the Client's in-memory view of one account. tok is read
-// lock-free on the hot path; the rest is guarded by mu.
+// cacheEntry is the Client's in-memory view of one account: its state
+// machine (see refresh.go). tok is read lock-free on the hot path; the
+// rest is guarded by mu.
 type cacheEntry struct {
 	tok atomic.Pointer[cachedToken]
 
-	mu          sync.Mutex
+	mu sync.Mutex
+	// gen only grows: re-authorization and Disconnect raise it, and a
+	// refresh applies its outcome only at the generation it began.
+	gen uint64
+	// unsaved is a grant the provider issued that the store has not
+	// taken yet; its Version is the stored version it replaces.
+	unsaved *Record
+	// lease is kept between attempts while unsaved waits for the store
+	// (or after a failed release).
+	lease       Lease
 	refreshing  bool
 	failures    int
 	retryAt     time.Time
@@ -170,7 +217,10 @@ type cacheEntry struct {
 
 type cachedToken struct {
 	Token
-	renewAt time.Time
+	renewAt   time.Time // the hot path serves the token until then
+	proactive time.Time // the scheduler's draw for this token
+	version   int64     // the store version behind the token
+	unsaved   bool      // the token's grant is not stored yet
 }
 
 // Token is an access token ready for a mail server. The Client shares
@@ -212,12 +262,16 @@ func New(cfg Config) (*Client, error) {
 		workers:        cfg.RefreshWorkers,
 		backoffMin:     orDefault(cfg.BackoffMin, DefaultBackoffMin),
 		backoffMax:     orDefault(cfg.BackoffMax, DefaultBackoffMax),
+		recheck:        cfg.StoreRecheck,
 		conns:          make(map[string]Provider),
 	}
 	if c.clock == nil {
 		c.clock = realClock{}
 	}
 	c.now = c.clock.Now
+	if c.recheck == 0 {
+		c.recheck = DefaultStoreRecheck
+	}
 	if c.jitter == 0 {
 		c.jitter = DefaultRefreshJitter
 	} else if c.jitter < 0 {
@@ -456,7 +510,13 @@ type ReauthError struct {
 	Account, Connection string
 	// Reason is the stored description of the failure that required it.
 	Reason string
+	// Err is the cause when it is known in this process, e.g. an error
+	// wrapping [ErrIdentityChanged].
+	Err error
 }
+
+// Unwrap returns the cause, if known.
+func (e *ReauthError) Unwrap() error { return e.Err }
 
 // Error says which account needs re-authorization and why.
 func (e *ReauthError) Error() string {
@@ -501,11 +561,8 @@ func (c *Client) ConnectAppOnly(ctx context.Context, connection, account, mailbo
 			return nil, fmt.Errorf("oauth2client: app-only token for %q: %w", mailbox, err)
 		}
 	}
-	rec, err := c.storeGrant(ctx, connection, account, g)
-	if err != nil {
-		return nil, err
-	}
-	return c.publish(rec, c.renewAt(&rec.Grant)), nil
+	_, tok, err := c.storeGrant(ctx, connection, account, g)
+	return tok, err
 }
 
 // ConnectGrant stores a grant obtained outside the callback handler for
@@ -514,6 +571,10 @@ func (c *Client) ConnectAppOnly(ctx context.Context, connection, account, mailbo
 // from another tool. The grant must carry an access token and, unless it
 // is app-only, whatever the connection's provider needs to refresh it (a
 // refresh token, or the provider's state). The Authorized hook is called.
+//
+// A grant whose access token has already expired (migrated tokens) is
+// stored and then refreshed at once, so the token returned is valid; if
+// that refresh fails, the error says why and the stored grant is kept.
 func (c *Client) ConnectGrant(ctx context.Context, connection, account string, g *Grant) (*Token, error) {
 	if account == "" || g == nil || g.AccessToken == "" {
 		return nil, errors.New("oauth2client: ConnectGrant needs an account and a grant with an access token")
@@ -521,66 +582,119 @@ func (c *Client) ConnectGrant(ctx context.Context, connection, account string, g
 	if _, err := c.Connection(connection); err != nil {
 		return nil, err
 	}
-	rec, err := c.storeGrant(ctx, connection, account, g)
+	_, tok, err := c.storeGrant(ctx, connection, account, g)
 	if err != nil {
 		return nil, err
 	}
-	tok := c.publish(rec, c.renewAt(&rec.Grant))
 	if c.hooks.Authorized != nil {
 		c.hooks.Authorized(ctx, account)
+	}
+	if !tok.Expiry.IsZero() && !c.now().Before(tok.Expiry) {
+		fresh, err := c.RefreshIfCurrent(ctx, account, tok.AccessToken)
+		if err != nil {
+			return nil, fmt.Errorf("oauth2client: ConnectGrant: the grant of account %q was stored, but its access token had expired and refreshing it failed: %w", account, err)
+		}
+		return fresh, nil
 	}
 	return tok, nil
 }
 
 // storeGrant writes a fresh grant for account, replacing whatever was
-// stored, and returns the stored record.
-func (c *Client) storeGrant(ctx context.Context, connection, account string, g *Grant) (*Record, error) {
+// stored (a record that cannot be read is deleted first), under the
+// account's lease, and publishes it. A refresh of the replaced grant still
+// in flight changes nothing afterwards: the account's generation is
+// raised before and after the write.
+func (c *Client) storeGrant(ctx context.Context, connection, account string, g *Grant) (*Record, *Token, error) {
+	e := c.entryFor(account)
+	e.bump()
+	lease, err := c.acquire(ctx, e, account)
+	if err != nil {
+		return nil, nil, fmt.Errorf("oauth2client: saving the tokens of account %q: %w", account, err)
+	}
+	defer c.release(ctx, e, account, lease, false)
 	for range 3 {
 		rec := &Record{Account: account}
-		if cur, err := c.store.Load(ctx, account); err == nil {
+		cur, err := c.store.Load(ctx, account)
+		switch {
+		case err == nil:
 			rec.Version = cur.Version
-		} else if !errors.Is(err, ErrNotFound) {
-			return nil, fmt.Errorf("oauth2client: loading account %q: %w", account, err)
+		case errors.Is(err, ErrNotFound):
+		case errors.Is(err, ErrUnreadable):
+			// Replace what cannot be read: the user is authorizing
+			// again, which is what the error told them to do.
+			if derr := c.store.Delete(ctx, account); derr != nil {
+				return nil, nil, fmt.Errorf("oauth2client: replacing the unreadable record of account %q: %w", account, &StoreError{Op: "delete", Account: account, Err: derr})
+			}
+		default:
+			return nil, nil, fmt.Errorf("oauth2client: saving the tokens of account %q: %w", account, &StoreError{Op: "load", Account: account, Err: err})
 		}
 		rec.Connection = connection
 		rec.Grant = *g
 		rec.Updated = c.now()
-		err := c.write(ctx, rec)
+		err = c.write(ctx, rec)
 		if err == nil {
-			return rec, nil
+			e.mu.Lock()
+			e.gen++
+			e.unsaved = nil
+			e.failures, e.retryAt, e.lastErr, e.needsReauth = 0, time.Time{}, nil, false
+			tok := c.publishLocked(e, rec, false, time.Time{})
+			e.mu.Unlock()
+			return rec, tok, nil
 		}
 		if !errors.Is(err, ErrConflict) {
-			return nil, fmt.Errorf("oauth2client: saving the tokens of account %q: %w", account, err)
+			return nil, nil, fmt.Errorf("oauth2client: saving the tokens of account %q: %w", account, &StoreError{Op: "save", Account: account, Err: err})
 		}
 	}
-	return nil, fmt.Errorf("oauth2client: saving the tokens of account %q: %w (three times in a row)", account, ErrConflict)
+	return nil, nil, fmt.Errorf("oauth2client: saving the tokens of account %q: %w (three times in a row)", account, ErrConflict)
 }
 
 // Disconnect forgets account: it revokes the grant where the provider
-// supports it ([Revoker]) and deletes the stored record. The record is
-// deleted even if revocation fails; the revocation error is returned.
+// supports it ([Revoker]) and deletes the stored record, under the
+// account's lease, so a refresh in flight cannot bring it back. The
+// record is deleted even if revocation fails (the revocation error is
+// returned) and even if it cannot be read ([ErrUnreadable]; nothing is
+// revoked then). Other instances sharing the store stop serving the
+// account's token within [Config.StoreRecheck].
 func (c *Client) Disconnect(ctx context.Context, account string) error {
-	rec, err := c.store.Load(ctx, account)
-	if errors.Is(err, ErrNotFound) {
-		c.evict(account)
-		return nil
-	}
+	e := c.entryFor(account)
+	e.bump()
+	lease, err := c.acquire(ctx, e, account)
 	if err != nil {
-		return fmt.Errorf("oauth2client: loading account %q: %w", account, err)
+		return fmt.Errorf("oauth2client: disconnecting account %q: %w", account, err)
+	}
+	defer c.release(ctx, e, account, lease, false)
+	rec, err := c.store.Load(ctx, account)
+	unreadable := errors.Is(err, ErrUnreadable)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		e.mu.Lock()
+		c.forgetLocked(e, account)
+		e.mu.Unlock()
+		return nil
+	case err != nil && !unreadable:
+		return fmt.Errorf("oauth2client: disconnecting account %q: %w", account, &StoreError{Op: "load", Account: account, Err: err})
 	}
 	var revokeErr error
-	if p, perr := c.Connection(rec.Connection); perr == nil {
-		if r, ok := p.(Revoker); ok && !rec.AppOnly {
-			if err := r.Revoke(ctx, &rec.Grant); err != nil {
-				revokeErr = fmt.Errorf("oauth2client: revoking the grant of account %q (tokens deleted anyway): %w", account, err)
+	if !unreadable {
+		e.mu.Lock()
+		if u := e.unsaved; u != nil && u.Version >= rec.Version {
+			rec = u.Clone() // the refresh token that is current is the unsaved one
+		}
+		e.mu.Unlock()
+		if p, perr := c.Connection(rec.Connection); perr == nil {
+			if r, ok := p.(Revoker); ok && !rec.AppOnly {
+				if err := r.Revoke(ctx, &rec.Grant); err != nil {
+					revokeErr = fmt.Errorf("oauth2client: revoking the grant of account %q (tokens deleted anyway): %w", account, err)
+				}
 			}
 		}
 	}
-	c.evict(account)
+	e.mu.Lock()
+	c.forgetLocked(e, account)
+	e.mu.Unlock()
 	if err := c.store.Delete(ctx, account); err != nil {
-		return errors.Join(fmt.Errorf("oauth2client: deleting account %q: %w", account, err), revokeErr)
+		return errors.Join(fmt.Errorf("oauth2client: deleting account %q: %w", account, &StoreError{Op: "delete", Account: account, Err: err}), revokeErr)
 	}
-	c.evict(account)
 	if c.hooks.Disconnected != nil {
 		c.hooks.Disconnected(ctx, account)
 	}

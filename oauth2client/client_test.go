@@ -100,22 +100,49 @@ func TestTokenWaiterGivesUpOnItsOwnContext(t *testing.T) {
 	assert.Equal(t, int64(1), h.provider.refreshes.Load())
 }
 
-func TestTokenRefreshSaveFailureReturnsNoToken(t *testing.T) {
+func TestTokenRefreshSaveFailureServesAndKeepsTheNewGrant(t *testing.T) {
 	h := newHarness(t, oauth2client.HandlerConfig{})
 	h.handler = h.client.Handler(oauth2client.HandlerConfig{})
 	h.connect(t, "a")
 	h.clock.Advance(time.Hour)
 	failing := &failingStore{TokenStore: h.store}
-	c, err := oauth2client.New(oauth2client.Config{RedirectURL: redirect, Store: failing, Clock: h.clock})
+	var hookErr error
+	c, err := oauth2client.New(oauth2client.Config{RedirectURL: redirect, Store: failing, Clock: h.clock,
+		Hooks: oauth2client.Hooks{RefreshFailed: func(_ context.Context, _ string, err error) { hookErr = err }}})
 	require.NoError(t, err)
 	require.NoError(t, c.SetConnection("corp", h.provider))
 	failing.failSave.Store(true)
-	_, err = c.Token(context.Background(), "a")
-	require.Error(t, err, "a token whose rotated refresh token could not be saved is not handed out")
-	failing.failSave.Store(false)
-	tok, err := c.Token(context.Background(), "a")
+	ctx := context.Background()
+	tok, err := c.Token(ctx, "a")
+	require.NoError(t, err, "the provider's new grant is served although the store refused it")
+	assert.Equal(t, oauth2client.Secret("at-refresh-1"), tok.AccessToken)
+	for range 10 {
+		again, err := c.Token(ctx, "a")
+		require.NoError(t, err)
+		assert.Equal(t, tok.AccessToken, again.AccessToken)
+	}
+	assert.Equal(t, int64(1), h.provider.refreshes.Load(), "the rotated refresh token is not redeemed again")
+	require.ErrorIs(t, hookErr, oauth2client.ErrStoreUnavailable)
+	assert.ErrorIs(t, hookErr, oauth2client.ErrTransient)
+	info, err := c.Account(ctx, "a")
 	require.NoError(t, err)
-	assert.NotEmpty(t, tok.AccessToken)
+	assert.True(t, info.Unsaved)
+	assert.Equal(t, oauth2client.StateFailing, info.State)
+	assert.Contains(t, info.LastError, "disk full")
+
+	failing.failSave.Store(false)
+	h.clock.Advance(info.NextRefresh.Sub(h.clock.Now())) // the retry is due
+	again, err := c.Token(ctx, "a")
+	require.NoError(t, err)
+	assert.Equal(t, tok.AccessToken, again.AccessToken, "the write is retried, not the refresh")
+	assert.Equal(t, int64(1), h.provider.refreshes.Load())
+	rec, err := h.store.Load(ctx, "a")
+	require.NoError(t, err)
+	assert.Equal(t, oauth2client.Secret("rt-refresh-1"), rec.RefreshToken, "the rotated refresh token landed")
+	info, err = c.Account(ctx, "a")
+	require.NoError(t, err)
+	assert.False(t, info.Unsaved)
+	assert.Equal(t, oauth2client.StateConnected, info.State)
 }
 
 type failingStore struct {

@@ -51,13 +51,23 @@
 //
 // One refresh per account runs at a time, whatever the number of callers
 // (callers wait on their own context; the refresh is not cancelled by an
-// impatient one). Its result is saved to the store before any caller gets
-// it, so a rotated refresh token is never lost; a store that implements
-// [CompareAndSwapper] and [Locker] extends this to several processes. A
-// transient failure never changes the stored record, and a still-valid
-// access token keeps being served. A provider's refusal (invalid_grant)
-// marks the account [StatusNeedsReauth] — tokens kept, the provider not
-// called again for it — and calls [Hooks.ReauthRequired] once.
+// impatient one), and a store that implements [CompareAndSwapper] and
+// [Locker] extends this to several processes: refreshes,
+// re-authorizations and [Client.Disconnect] of one account take the same
+// lease and write by compare-and-swap against the version they read, and
+// a refresh that began before a re-authorization or Disconnect changes
+// nothing after it. The provider's new grant is served at once and saved
+// to the store; if the store refuses it, it stays the account's grant in
+// memory (used for the next refresh, reported by [Client.Account]) and
+// the write is retried with backoff under the lease, so a rotated refresh
+// token is not redeemed twice. A transient failure never changes the
+// stored record, and a still-valid access token keeps being served through
+// provider and store outages ([ErrStoreUnavailable]). A provider's refusal
+// (invalid_grant), or a refreshed grant for another identity
+// ([ErrIdentityChanged]), marks the account [StatusNeedsReauth] — tokens
+// kept, the provider not called again for it — and calls
+// [Hooks.ReauthRequired] once. The schedule follows each token's lifetime
+// (see [Config.RefreshAhead]), from a minute to days.
 //
 // # Secrets
 //
@@ -72,5 +82,9 @@
 // route the callback to the instance that started the flow or plug in a
 // shared StateStore (redisstore's, or your own). Use a shared TokenStore
 // (tokenstore's SQL store or redisstore's) so that refreshes are
-// coordinated across instances.
+// coordinated across instances. Each instance re-checks its cached tokens
+// against the store every [Config.StoreRecheck] (30 seconds by default):
+// a token another instance replaced, or an account it disconnected, is
+// served at most that long. While the store is down, instances cannot see
+// each other's new grants: each serves what it has while it is valid.
 package oauth2client

@@ -319,11 +319,10 @@ func (h *callbackHandler) complete(r *http.Request) (*Authorization, error) {
 	if pend.RequireUsername != "" && !sameUser(pend.RequireUsername, g.Identity.Username) {
 		return fail(http.StatusForbidden, ErrIdentityMismatch)
 	}
-	rec, err := c.storeGrant(ctx, pend.Connection, pend.Account, g)
+	rec, _, err := c.storeGrant(ctx, pend.Connection, pend.Account, g)
 	if err != nil {
 		return fail(http.StatusServiceUnavailable, err)
 	}
-	c.publish(rec, c.renewAt(&rec.Grant))
 	c.log.LogAttrs(ctx, slog.LevelInfo, "oauth2client: account authorized",
 		slog.String("connection", pend.Connection), slog.String("account", pend.Account))
 	c.log.LogAttrs(ctx, slog.LevelDebug, "oauth2client: stored grant",
@@ -360,8 +359,12 @@ func clean(s string, n int) string {
 //   - a revoked, expired or withdrawn grant ([ErrReauthRequired], a
 //     [*ProviderError] of [ClassReauth] such as invalid_grant or Entra's
 //     AADSTS50173 and AADSTS70008): the user reconnects the mailbox;
+//   - a refresh that named another identity ([ErrIdentityChanged]) or a
+//     stored record that can no longer be read ([ErrUnreadable]): the user
+//     reconnects too, which replaces the record;
 //   - a temporary failure of the provider, the mail server or the token
-//     store ([ErrTransient]): the user tries again later;
+//     store ([ErrTransient], [ErrStoreUnavailable], [ErrLeaseLost]): the
+//     user tries again later;
 //   - a sign-in the user cancelled or declined ([ClassUser]), or one that
 //     expired, was replayed or came back malformed: the user starts again;
 //   - the application's configuration or a missing administrator action
@@ -388,9 +391,10 @@ func UserMessage(err error) string {
 		return msgLoginRefused
 	case errors.As(err, &ae) && ae.Class() == ClassUser, ClassOf(err) == ClassUser:
 		return msgCancelled
-	case errors.Is(err, ErrReauthRequired) || ClassOf(err) == ClassReauth:
+	case errors.Is(err, ErrReauthRequired) || ClassOf(err) == ClassReauth, errors.Is(err, ErrIdentityChanged), errors.Is(err, ErrUnreadable):
 		return msgReconnect
-	case ClassOf(err) == ClassTransient || errors.Is(err, ErrTransient) || errors.Is(err, ErrConflict):
+	case ClassOf(err) == ClassTransient || errors.Is(err, ErrTransient) || errors.Is(err, ErrConflict),
+		errors.Is(err, ErrStoreUnavailable), errors.Is(err, ErrLeaseLost):
 		return msgTryLater
 	case errors.Is(err, ErrNotFound):
 		return "This mailbox is not connected yet. Please connect your mailbox."

@@ -5,9 +5,20 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"math/rand/v2"
+	"sync"
 	"time"
 )
+
+// Every account has one state machine, its cacheEntry. Its generation
+// only grows: re-authorization and Disconnect raise it when they begin and
+// again when they are done, and every outcome of a refresh (publishing a
+// token, marking the account, backoff, scheduling, hooks) is applied only
+// if the entry is still at the generation the refresh started from. Across
+// processes the store's version plays the same part: it never repeats
+// (see [TokenStore]) and every write is a compare-and-swap against the
+// version read, under the account's lease when the store is a [Locker].
 
 func notConnected(account string, err error) error {
 	return fmt.Errorf("oauth2client: account %q has no tokens: connect it with StartAuthorization (or ConnectAppOnly): %w", account, err)
@@ -37,35 +48,61 @@ func (c *Client) cached(account string) *cachedToken {
 	return nil
 }
 
-func (c *Client) evict(account string) {
-	c.cache.Delete(account)
-	c.sched.remove(account)
+func (e *cacheEntry) generation() uint64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.gen
+}
+
+// bump raises the generation: whatever a refresh in flight learns from
+// now on is not applied.
+func (e *cacheEntry) bump() {
+	e.mu.Lock()
+	e.gen++
+	e.mu.Unlock()
 }
 
 // Token returns a valid access token for account. A token cached in
-// memory and not due for renewal is returned at once, without I/O or
-// allocation. Otherwise the Client loads the stored record and, if the
-// access token is due, refreshes it: one refresh per account at a time
-// (callers that arrive meanwhile wait for it on their own ctx), saved to
-// the store before any caller gets the new token, so that a rotated
-// refresh token is never lost. If the provider fails transiently while the
-// stored access token is still valid, that token is returned, and the
-// provider is not asked again before the backoff delay.
+// memory and not due is returned at once, without I/O or allocation.
+// Otherwise the Client reads the stored record (without taking the
+// refresh lease) and serves its token unless it is due; a due token is
+// refreshed: one refresh per account at a time (callers that arrive
+// meanwhile wait for it on their own ctx), under the store's lease
+// ([Locker]) so that instances sharing the store redeem a rotated
+// refresh token exactly once.
+//
+// An access token that has not expired is always served rather than an
+// error: when the store or the provider fails, when a refresh is in
+// backoff, when the caller's ctx ends while it waits, a token inside
+// [Config.ExpiryMargin] is returned as long as it is valid. A cached token
+// is checked against the store at least every [Config.StoreRecheck], so
+// a token replaced or disconnected by another instance stops being served
+// within that bound.
 //
 // Errors wrap [ErrNotFound] for an account never connected,
-// [ErrReauthRequired] when the user must sign in again, and
-// [ErrTransient] (through a [*ProviderError]) for outages.
+// [ErrReauthRequired] when the user must sign in again, [ErrTransient]
+// (through a [*ProviderError]) for provider outages and
+// [ErrStoreUnavailable] (a [*StoreError], which also matches ErrTransient)
+// when the store fails and no valid token is known.
 func (c *Client) Token(ctx context.Context, account string) (*Token, error) {
 	if ct := c.cached(account); ct != nil && c.now().Before(ct.renewAt) {
 		return &ct.Token, nil
 	}
-	return c.obtain(ctx, account, "")
+	return c.obtain(ctx, account, want{}, false)
 }
 
 // Refresh renews the access token of account now, unless another caller
 // already replaced the token that was current when Refresh was called.
 // Use it when a mail server rejects a token the Client believed valid
 // (revoked, or clock skew), and retry the login once with the result.
+// When several connections may be rejected with the same token, prefer
+// [Client.RefreshIfCurrent], which names the rejected token, so that they
+// cause one refresh.
+//
+// After a transient failure, Refresh does not call the provider again
+// before the backoff delay (at most [Config.BackoffMax]): it returns a
+// newer token if the store has one (another instance refreshed), else an
+// error that says when the next attempt is due.
 func (c *Client) Refresh(ctx context.Context, account string) (*Token, error) {
 	var stale Secret
 	if ct := c.cached(account); ct != nil {
@@ -76,108 +113,167 @@ func (c *Client) Refresh(ctx context.Context, account string) (*Token, error) {
 	if stale == "" {
 		stale = noToken
 	}
-	return c.obtain(ctx, account, stale)
+	return c.obtain(ctx, account, want{rejected: stale}, false)
+}
+
+// RefreshIfCurrent renews the access token of account if rejected (the
+// token a mail server refused) is still the current one, and otherwise
+// returns the current token without calling the provider. N connections
+// rejected with one token cause one refresh. The backoff rules of
+// [Client.Refresh] apply. The rejected token is never returned.
+func (c *Client) RefreshIfCurrent(ctx context.Context, account string, rejected Secret) (*Token, error) {
+	if rejected == "" {
+		rejected = noToken
+	}
+	return c.obtain(ctx, account, want{rejected: rejected}, false)
 }
 
 // noToken stands for "no current token" when forcing a refresh.
 const noToken Secret = "\x00none"
 
-// obtain gets a token through the per-account single flight. A non-empty
-// stale token is never returned: it forces a refresh unless someone else
-// already replaced it.
-func (c *Client) obtain(ctx context.Context, account string, stale Secret) (*Token, error) {
-	for range 2 {
+// want says what a caller of obtain needs.
+type want struct {
+	// rejected is a token a server refused: never returned, and
+	// refreshed unless already replaced.
+	rejected Secret
+	// ahead is set by the scheduler: refresh from the start of the
+	// proactive window on.
+	ahead bool
+}
+
+// obtain gets a token through the per-account single flight. For Run's
+// workers (run), the flight is cancelled with ctx and obtain waits for it
+// to end; for everyone else it outlives impatient callers, bounded by
+// RefreshTimeout.
+func (c *Client) obtain(ctx context.Context, account string, w want, run bool) (*Token, error) {
+	for attempt := 0; ; attempt++ {
 		ch := c.flight.DoChan(account, func() (any, error) {
-			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.refreshTimeout)
+			base := ctx
+			if !run {
+				base = context.WithoutCancel(ctx)
+			}
+			rctx, cancel := context.WithTimeout(base, c.refreshTimeout)
 			defer cancel()
-			return c.renew(rctx, account, stale)
+			return c.renew(rctx, account, w)
 		})
+		var done <-chan struct{}
+		if !run {
+			done = ctx.Done()
+		}
 		select {
-		case <-ctx.Done():
+		case <-done:
+			if t := c.fallback(account, w.rejected); t != nil {
+				return t, nil
+			}
 			return nil, fmt.Errorf("oauth2client: waiting for the token of account %q: %w", account, ctx.Err())
 		case r := <-ch:
 			if r.Err != nil {
+				if t := c.fallback(account, w.rejected); t != nil {
+					return t, nil
+				}
+				if attempt == 0 && ctx.Err() == nil && !run && errors.Is(r.Err, context.Canceled) {
+					continue // we joined a flight of Run's that Run cancelled
+				}
 				return nil, r.Err
 			}
 			t := r.Val.(*Token)
-			if stale != "" && t.AccessToken == stale {
-				// We joined a flight that started before our token
-				// was rejected; go again.
-				continue
+			if !t.Expiry.IsZero() && !c.now().Before(t.Expiry) && attempt == 0 {
+				continue // a flight that began long ago; its token has expired since
+			}
+			if w.rejected != "" && t.AccessToken == w.rejected {
+				if attempt == 0 {
+					// We joined a flight that started before our token
+					// was rejected; go again.
+					continue
+				}
+				return nil, fmt.Errorf("oauth2client: account %q: the provider returned the rejected token again: %w", account, ErrTransient)
 			}
 			return t, nil
 		}
 	}
-	return nil, fmt.Errorf("oauth2client: account %q: the provider returned the rejected token again: %w", account, ErrTransient)
 }
 
-func (c *Client) usable(g *Grant, now time.Time) bool {
-	return g.AccessToken != "" && (g.Expiry.IsZero() || now.Add(c.margin).Before(g.Expiry))
-}
-
-// publish caches rec's token until renewAt and schedules its proactive
-// refresh.
-func (c *Client) publish(rec *Record, renewAt time.Time) *Token {
-	ct := &cachedToken{
-		Token: Token{
-			AccessToken: rec.AccessToken,
-			Expiry:      rec.Expiry,
-			Username:    rec.Identity.Username,
-			Account:     rec.Account,
-			Connection:  rec.Connection,
-		},
-		renewAt: renewAt,
+// fallback returns the cached token of account if it has not expired and
+// is not the rejected one.
+func (c *Client) fallback(account string, rejected Secret) *Token {
+	ct := c.cached(account)
+	if ct == nil || ct.AccessToken == rejected || ct.AccessToken == "" {
+		return nil
 	}
-	e := c.entryFor(rec.Account)
-	e.tok.Store(ct)
-	e.mu.Lock()
-	e.needsReauth = false
-	retryAt := e.retryAt
-	e.mu.Unlock()
-	if !rec.Expiry.IsZero() {
-		at := c.proactiveAt(rec.Account, rec.Expiry, rec.Updated)
-		if retryAt.After(at) {
-			at = retryAt
-		}
-		c.sched.add(rec.Account, rec.Connection, at)
+	if !ct.Expiry.IsZero() && !c.now().Before(ct.Expiry) {
+		return nil
 	}
 	return &ct.Token
 }
 
-// renewAt is when the hot path stops handing out g's access token.
-func (c *Client) renewAt(g *Grant) time.Time {
-	if g.Expiry.IsZero() {
+// Lifetime rule. A token issued at I that expires at E lives L = E - I.
+// The hot path serves it until E - m, the scheduler renews it at
+// E - a - U[0, j), where
+//
+//	m = min(ExpiryMargin, L/8), a = min(RefreshAhead, L/4), j = min(RefreshJitter, L/4)
+//
+// so a token is never renewed before half its lifetime (I + L/2 <=
+// E - a - j), proactively before the hot path needs it (a >= m), and
+// an account sees at most one proactive refresh per token it was issued.
+// An unknown issue time (records written before the Client stamped it)
+// counts as an infinite lifetime: the configured values apply.
+func (c *Client) scaled(issued, expiry time.Time) (margin, ahead, jitter time.Duration) {
+	life := time.Duration(math.MaxInt64)
+	if !issued.IsZero() {
+		life = max(expiry.Sub(issued), 0)
+	}
+	return min(c.margin, life/8), min(c.ahead, life/4), min(c.jitter, life/4)
+}
+
+// dueAt is when the hot path stops serving rec's token.
+func (c *Client) dueAt(rec *Record) time.Time {
+	if rec.Expiry.IsZero() {
 		return farFuture
 	}
-	return g.Expiry.Add(-c.margin)
+	m, _, _ := c.scaled(rec.Updated, rec.Expiry)
+	return rec.Expiry.Add(-m)
+}
+
+// windowStart is the first instant at which the scheduler may renew rec's
+// token.
+func (c *Client) windowStart(rec *Record) time.Time {
+	if rec.Expiry.IsZero() {
+		return farFuture
+	}
+	_, a, j := c.scaled(rec.Updated, rec.Expiry)
+	return rec.Expiry.Add(-a - j)
+}
+
+// proactiveAt draws the instant the scheduler renews rec's token.
+func (c *Client) proactiveAt(rec *Record) time.Time {
+	_, a, j := c.scaled(rec.Updated, rec.Expiry)
+	at := rec.Expiry.Add(-a)
+	if j > 0 {
+		at = at.Add(-rand.N(j)) // #nosec G404 -- scheduling jitter, not a secret
+	}
+	return at
 }
 
 var farFuture = time.Unix(1<<62, 0)
 
-// proactiveAt is when the scheduler renews a token expiring at expiry: at
-// a random point in the jitter window before the RefreshAhead mark.
-//
-// A token whose whole life (from issued, when its record was written, to
-// expiry) is no longer than that window — 5-minute tokens against the
-// default 10 + 5 minutes — would be due the moment it arrives, and each
-// refresh would bring another such token: a refresh storm. It is renewed
-// instead in the last quarter of its usable life (the time before
-// ExpiryMargin), with jitter over the quarter before that; one that lives
-// no longer than ExpiryMargin, halfway through its life.
-func (c *Client) proactiveAt(account string, expiry, issued time.Time) time.Time {
-	ahead, jitter := c.ahead, c.jitter
-	if life := expiry.Sub(issued); !issued.IsZero() && life > 0 && ahead+jitter >= life {
-		usable := life - c.margin
-		if usable <= 0 {
-			return issued.Add(life / 2)
-		}
-		ahead, jitter = c.margin+usable/4, usable/4
+// due reports whether rec's token needs the provider for a caller that
+// wants w.
+func (c *Client) due(rec *Record, w want, now time.Time) bool {
+	switch {
+	case rec.AccessToken == "":
+		return true
+	case w.rejected != "":
+		return rec.AccessToken == w.rejected
+	case w.ahead:
+		return !now.Before(c.windowStart(rec))
 	}
-	at := expiry.Add(-ahead)
-	if jitter > 0 {
-		at = at.Add(-rand.N(jitter)) // #nosec G404 -- scheduling jitter, not a secret
-	}
-	return at
+	return !now.Before(c.dueAt(rec))
+}
+
+// valid reports whether rec's token may be served to a caller who
+// rejected rejected: it has not expired.
+func (c *Client) valid(rec *Record, rejected Secret, now time.Time) bool {
+	return rec.AccessToken != "" && rec.AccessToken != rejected && (rec.Expiry.IsZero() || now.Before(rec.Expiry))
 }
 
 // backoff is the delay before retry number n (1-based) after a transient
@@ -198,71 +294,176 @@ func (c *Client) backoff(n int, err error) time.Duration {
 	return d
 }
 
-func (c *Client) renew(ctx context.Context, account string, stale Secret) (*Token, error) {
-	e := c.entryFor(account)
-	now := c.now()
-	e.mu.Lock()
-	if now.Before(e.retryAt) && e.lastErr != nil {
-		// In backoff after a transient failure: a still-valid token is
-		// already being served from the cache, so the caller's token is
-		// expired. Don't ask the provider before the delay is over.
-		err := e.lastErr
-		e.mu.Unlock()
-		if ct := e.tok.Load(); ct != nil && ct.AccessToken != stale && (ct.Expiry.IsZero() || now.Before(ct.Expiry)) {
-			return &ct.Token, nil
-		}
-		return nil, fmt.Errorf("oauth2client: account %q: waiting %v before the next attempt: %w", account, e.retryAt.Sub(now).Round(time.Second), err)
-	}
-	e.refreshing = true
-	e.mu.Unlock()
-	defer e.setRefreshing(false)
+// events are hooks to call once the flight is over: after the lease is
+// released and the flight forgotten, so that a hook may ask for its own
+// account's token without waiting on itself.
+type events []func()
 
-	if l, ok := c.store.(Locker); ok {
-		unlock, err := l.Lock(ctx, account, c.lockTTL)
-		if err != nil {
-			return nil, fmt.Errorf("oauth2client: locking account %q for refresh: %w: %w", account, ErrTransient, err)
+// renew runs one step of account's state machine for a caller that wants
+// w.
+func (c *Client) renew(ctx context.Context, account string, w want) (*Token, error) {
+	e := c.entryFor(account)
+	var ev events
+	tok, err := c.step(ctx, e, account, w, &ev)
+	if len(ev) > 0 {
+		c.flight.Forget(account)
+		for _, f := range ev {
+			f()
 		}
-		defer func() {
-			if err := unlock(context.WithoutCancel(ctx)); err != nil {
-				c.log.LogAttrs(ctx, slog.LevelWarn, "oauth2client: releasing refresh lock failed",
-					slog.String("account", account), slog.String("error", err.Error()))
-			}
-		}()
 	}
-	rec, err := c.store.Load(ctx, account)
-	if errors.Is(err, ErrNotFound) {
-		c.evict(account)
-		return nil, notConnected(account, err)
+	return tok, err
+}
+
+// current reads account's record: the stored one, or the unsaved grant
+// this Client holds when the store has nothing newer. unsaved says which.
+func (c *Client) current(ctx context.Context, e *cacheEntry, account string) (rec *Record, unsaved bool, err error) {
+	rec, err = c.store.Load(ctx, account)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if u := e.unsaved; u != nil {
+		switch {
+		case err == nil && rec.Version <= u.Version:
+			return u.Clone(), true, nil
+		case err == nil || errors.Is(err, ErrNotFound):
+			// Someone re-authorized or disconnected the account since:
+			// their record wins over a grant of the replaced consent.
+			e.unsaved = nil
+			c.log.LogAttrs(ctx, slog.LevelWarn, "oauth2client: dropping an unsaved grant: the account was replaced in the store",
+				slog.String("account", account))
+		}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("oauth2client: loading the tokens of account %q: %w", account, err)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			return nil, false, notConnected(account, err)
+		case errors.Is(err, ErrUnreadable):
+			return nil, false, fmt.Errorf("oauth2client: the stored record of account %q cannot be read: authorize the account again (or Disconnect it), which replaces the record: %w", account, err)
+		}
+		return nil, false, &StoreError{Op: "load", Account: account, Err: err}
+	}
+	return rec, false, nil
+}
+
+func (c *Client) step(ctx context.Context, e *cacheEntry, account string, w want, ev *events) (*Token, error) {
+	gen := e.generation()
+	rec, unsaved, err := c.current(ctx, e, account)
+	if err != nil {
+		return c.readFailed(ctx, e, gen, account, w, err, ev)
 	}
 	if rec.Status == StatusNeedsReauth {
-		c.markReauth(account)
-		return nil, &ReauthError{Account: account, Connection: rec.Connection, Reason: rec.LastError}
+		return nil, c.markedReauth(e, gen, rec)
+	}
+	now := c.now()
+	if !unsaved && !c.due(rec, w, now) {
+		c.dropLease(ctx, e)
+		return c.adopted(c.adopt(e, gen, rec, false, time.Time{}), account)
+	}
+	e.mu.Lock()
+	retryAt, lastErr := e.retryAt, e.lastErr
+	e.mu.Unlock()
+	if now.Before(retryAt) && lastErr != nil {
+		// In backoff: the provider is not asked before the delay.
+		if c.valid(rec, w.rejected, now) {
+			return c.adopted(c.adopt(e, gen, rec, unsaved, retryAt), account)
+		}
+		if t := c.fallback(account, w.rejected); t != nil {
+			return t, nil
+		}
+		return nil, fmt.Errorf("oauth2client: account %q: the last refresh failed; the next attempt is due in %v (until then the provider is not asked): %w",
+			account, retryAt.Sub(now).Round(time.Second), lastErr)
+	}
+
+	e.setRefreshing(true)
+	defer e.setRefreshing(false)
+	lease, err := c.acquire(ctx, e, account)
+	if err != nil {
+		return c.fail(ctx, e, gen, rec, unsaved, w, err, ev)
+	}
+	keep := false
+	defer func() { c.release(ctx, e, account, lease, keep) }()
+	stop := c.extend(ctx, account, lease)
+	defer stop()
+
+	// Under the lease: read again, the way every other holder left it.
+	gen = e.generation()
+	rec, unsaved, err = c.current(ctx, e, account)
+	if err != nil {
+		return c.readFailed(ctx, e, gen, account, w, err, ev)
+	}
+	if rec.Status == StatusNeedsReauth {
+		return nil, c.markedReauth(e, gen, rec)
 	}
 	now = c.now()
-	// Another process (or an earlier flight) may have refreshed already.
-	if c.usable(&rec.Grant, now) && rec.AccessToken != stale && (stale == "" || !rec.Expiry.Add(-c.ahead).Before(now)) {
-		return c.publish(rec, c.renewAt(&rec.Grant)), nil
+	refresh := c.due(rec, w, now)
+	if !unsaved && !refresh {
+		return c.adopted(c.adopt(e, gen, rec, false, time.Time{}), account)
 	}
+
+	next := rec
+	if refresh {
+		g, err := c.callProvider(ctx, rec)
+		if err != nil {
+			if ClassOf(err) == ClassReauth {
+				return nil, c.refused(ctx, e, gen, rec, unsaved, err, ev)
+			}
+			return c.fail(ctx, e, gen, rec, unsaved, w, err, ev)
+		}
+		if err := identityChanged(&rec.Identity, &g.Identity); err != nil {
+			return nil, c.refused(ctx, e, gen, rec, unsaved, err, ev)
+		}
+		next = merge(rec, g, c.now())
+		// From here the new grant is authoritative: the provider may
+		// have rotated the refresh token, so the old one is dead.
+		if !c.hold(e, gen, next) {
+			return nil, fmt.Errorf("oauth2client: account %q was authorized again or disconnected during the refresh; the refreshed tokens were discarded: %w", account, ErrConflict)
+		}
+	}
+	base := next.Version
+	werr := c.write(ctx, next)
+	switch {
+	case werr == nil:
+		return c.adopted(c.saved(ctx, e, gen, next, refresh, ev), account)
+	case errors.Is(werr, ErrConflict):
+		// Another writer got there first (a lapsed lease, or a store
+		// without a Locker): the store's record is newer than ours.
+		e.mu.Lock()
+		if e.gen == gen {
+			e.unsaved = nil
+		}
+		e.mu.Unlock()
+		c.log.LogAttrs(ctx, slog.LevelWarn, "oauth2client: the record changed while refreshing; using the stored one",
+			slog.String("account", account), slog.Int64("version", base))
+		cur, _, lerr := c.current(ctx, e, account)
+		if lerr == nil && cur.Status != StatusNeedsReauth && c.valid(cur, w.rejected, c.now()) {
+			return c.adopted(c.adopt(e, gen, cur, false, time.Time{}), account)
+		}
+		return nil, fmt.Errorf("oauth2client: saving the refreshed tokens of account %q: %w", account, werr)
+	}
+	// The store failed: keep the grant (served, used for the next
+	// refresh) and the lease, and retry the write with backoff.
+	keep = true
+	serr := &StoreError{Op: "save", Account: account, Err: werr, Unsaved: true}
+	return c.fail(ctx, e, gen, next, true, w, serr, ev)
+}
+
+// callProvider asks rec's connection for a new grant.
+func (c *Client) callProvider(ctx context.Context, rec *Record) (*Grant, error) {
 	p, err := c.Connection(rec.Connection)
 	if err != nil {
-		return nil, fmt.Errorf("oauth2client: account %q: %w", account, err)
+		return nil, fmt.Errorf("oauth2client: account %q: %w", rec.Account, err)
 	}
-	var g *Grant
 	if rec.AppOnly {
 		ap, ok := p.(AppOnlyProvider)
 		if !ok {
-			return nil, fmt.Errorf("oauth2client: account %q: connection %q: %w", account, rec.Connection, ErrAppOnlyUnsupported)
+			return nil, fmt.Errorf("oauth2client: account %q: connection %q: %w", rec.Account, rec.Connection, ErrAppOnlyUnsupported)
 		}
-		g, err = ap.AppToken(ctx, rec.Identity.Username)
-	} else {
-		g, err = p.Refresh(ctx, &rec.Grant)
+		return ap.AppToken(ctx, rec.Identity.Username)
 	}
-	if err != nil {
-		return c.refreshFailed(ctx, e, rec, stale, err)
-	}
+	return p.Refresh(ctx, &rec.Grant)
+}
+
+// merge returns rec with g's tokens, keeping what g does not repeat.
+func merge(rec *Record, g *Grant, now time.Time) *Record {
 	next := rec.Clone()
 	next.Grant = *g
 	if g.RefreshToken == "" {
@@ -278,29 +479,153 @@ func (c *Client) renew(ctx context.Context, account string, stale Secret) (*Toke
 		next.Scopes = rec.Scopes
 	}
 	next.AppOnly = rec.AppOnly
-	now = c.now()
 	next.Status, next.LastError, next.Updated = StatusConnected, "", now
-	if err := c.write(ctx, next); err != nil {
-		if errors.Is(err, ErrConflict) {
-			// Another instance wrote meanwhile (a store without a
-			// Locker). Theirs is stored: use it if it is good.
-			if cur, lerr := c.store.Load(ctx, account); lerr == nil && c.usable(&cur.Grant, now) && cur.AccessToken != stale {
-				return c.publish(cur, c.renewAt(&cur.Grant)), nil
-			}
-		}
-		return nil, fmt.Errorf("oauth2client: saving the refreshed tokens of account %q: %w", account, err)
+	return next
+}
+
+// identityChanged refuses a grant naming another user or tenant than the
+// stored one.
+func identityChanged(old, got *Identity) error {
+	if old.Subject != "" && got.Subject != "" && old.Subject != got.Subject {
+		return fmt.Errorf("%w: the provider's subject changed", ErrIdentityChanged)
 	}
+	if old.Tenant != "" && got.Tenant != "" && old.Tenant != got.Tenant {
+		return fmt.Errorf("%w: the provider's tenant changed from %q to %q", ErrIdentityChanged, old.Tenant, got.Tenant)
+	}
+	return nil
+}
+
+// hold makes next the account's authoritative grant before it is stored:
+// served and used for the next refresh. It fails if the account left
+// generation gen.
+func (c *Client) hold(e *cacheEntry, gen uint64, next *Record) bool {
+	now := c.now()
 	e.mu.Lock()
-	e.failures, e.retryAt, e.lastErr, e.lastRefresh = 0, time.Time{}, nil, now
+	defer e.mu.Unlock()
+	if e.gen != gen {
+		return false
+	}
+	e.unsaved = next.Clone()
+	e.lastRefresh = now
+	c.publishLocked(e, next, true, time.Time{})
+	return true
+}
+
+// saved applies a successful write of next.
+func (c *Client) saved(ctx context.Context, e *cacheEntry, gen uint64, next *Record, refreshed bool, ev *events) *Token {
+	now := c.now()
+	e.mu.Lock()
+	if e.gen != gen {
+		e.mu.Unlock()
+		return c.fallback(next.Account, "")
+	}
+	e.unsaved = nil
+	e.failures, e.retryAt, e.lastErr = 0, time.Time{}, nil
+	if !next.Expiry.IsZero() && !next.Expiry.After(now) {
+		// The provider's token has expired by this host's clock: serve
+		// it (the server may disagree) but do not ask again at once.
+		e.failures = 1
+		e.lastErr = fmt.Errorf("oauth2client: account %q: the provider issued an access token that expired at %v, before this host's time %v; check the clock: %w",
+			next.Account, next.Expiry.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339), ErrTransient)
+		e.retryAt = now.Add(c.backoff(1, nil))
+	}
+	tok := c.publishLocked(e, next, false, e.retryAt)
+	e.refreshing = false
 	e.mu.Unlock()
 	c.log.LogAttrs(ctx, slog.LevelDebug, "oauth2client: token refreshed",
-		slog.String("account", account), slog.Any("grant", &next.Grant)) // the grant's secrets print as [redacted]
-	tok := c.publish(next, c.renewAt(&next.Grant))
-	e.setRefreshing(false) // a hook that reads the status sees the outcome
-	if c.hooks.Refreshed != nil {
-		c.hooks.Refreshed(ctx, account)
+		slog.String("account", next.Account), slog.Any("grant", &next.Grant)) // the grant's secrets print as [redacted]
+	if refreshed && c.hooks.Refreshed != nil {
+		*ev = append(*ev, func() { c.hooks.Refreshed(ctx, next.Account) })
+	}
+	return tok
+}
+
+// adopt publishes rec (read from the store, or the unsaved grant) if the
+// account is still at generation gen and rec is not older than the
+// cached token. It returns the token now cached (which may be newer).
+func (c *Client) adopt(e *cacheEntry, gen uint64, rec *Record, unsaved bool, retryAt time.Time) *Token {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	cur := e.tok.Load()
+	if e.gen != gen || (cur != nil && order(rec.Version, unsaved) < order(cur.version, cur.unsaved)) {
+		if cur != nil {
+			return &cur.Token
+		}
+		return nil
+	}
+	e.needsReauth = false
+	return c.publishLocked(e, rec, unsaved, retryAt)
+}
+
+// adopted turns a token that could not be published (the account
+// changed meanwhile) into an error.
+func (c *Client) adopted(tok *Token, account string) (*Token, error) {
+	if tok == nil {
+		return nil, fmt.Errorf("oauth2client: account %q was authorized again or disconnected meanwhile; ask again: %w", account, ErrConflict)
+	}
+	if !tok.Expiry.IsZero() && !c.now().Before(tok.Expiry) {
+		return nil, fmt.Errorf("oauth2client: account %q: the newest token known expired at %v: %w", account, tok.Expiry.UTC().Format(time.RFC3339), ErrTransient)
 	}
 	return tok, nil
+}
+
+// order ranks records: an unsaved grant replaces the stored version it
+// was refreshed from.
+func order(version int64, unsaved bool) int64 {
+	if unsaved {
+		return version*2 + 1
+	}
+	return version * 2
+}
+
+// publishLocked caches rec's token and schedules its proactive refresh
+// (not before retryAt). e.mu is held.
+func (c *Client) publishLocked(e *cacheEntry, rec *Record, unsaved bool, retryAt time.Time) *Token {
+	now := c.now()
+	old := e.tok.Load()
+	ct := &cachedToken{
+		Token: Token{
+			AccessToken: rec.AccessToken,
+			Expiry:      rec.Expiry,
+			Username:    rec.Identity.Username,
+			Account:     rec.Account,
+			Connection:  rec.Connection,
+		},
+		version: rec.Version,
+		unsaved: unsaved,
+	}
+	ct.renewAt = c.dueAt(rec)
+	if c.recheck > 0 {
+		ct.renewAt = minTime(ct.renewAt, now.Add(c.recheck))
+	}
+	if !retryAt.IsZero() && now.Before(retryAt) {
+		// In backoff: serve until the retry, or the expiry.
+		ct.renewAt = retryAt
+		if !rec.Expiry.IsZero() {
+			ct.renewAt = minTime(retryAt, rec.Expiry)
+		}
+	}
+	if !rec.Expiry.IsZero() {
+		if old != nil && old.AccessToken == rec.AccessToken && !old.proactive.IsZero() {
+			ct.proactive = old.proactive // keep the draw for the same token
+		} else {
+			ct.proactive = c.proactiveAt(rec)
+		}
+		at := ct.proactive
+		if retryAt.After(at) {
+			at = retryAt
+		}
+		c.sched.add(rec.Account, rec.Connection, at)
+	}
+	e.tok.Store(ct)
+	return &ct.Token
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }
 
 func (e *cacheEntry) setRefreshing(v bool) {
@@ -309,64 +634,289 @@ func (e *cacheEntry) setRefreshing(v bool) {
 	e.mu.Unlock()
 }
 
-func (c *Client) markReauth(account string) {
-	e := c.entryFor(account)
+// readFailed handles a failed read of the account's record.
+func (c *Client) readFailed(ctx context.Context, e *cacheEntry, gen uint64, account string, w want, err error, ev *events) (*Token, error) {
+	if errors.Is(err, ErrNotFound) {
+		// Disconnected (perhaps by another instance).
+		e.mu.Lock()
+		if e.gen == gen {
+			c.forgetLocked(e, account)
+		}
+		e.mu.Unlock()
+		return nil, err
+	}
+	return c.fail(ctx, e, gen, nil, false, w, err, ev)
+}
+
+// forgetLocked clears the account's state after it was disconnected.
+func (c *Client) forgetLocked(e *cacheEntry, account string) {
+	e.gen++
 	e.tok.Store(nil)
-	e.mu.Lock()
-	e.needsReauth = true
-	e.mu.Unlock()
+	e.unsaved = nil
+	e.failures, e.retryAt, e.lastErr, e.needsReauth = 0, time.Time{}, nil, false
 	c.sched.remove(account)
 }
 
-func (c *Client) refreshFailed(ctx context.Context, e *cacheEntry, rec *Record, stale Secret, err error) (*Token, error) {
+// markedReauth applies a stored needs-reauth mark.
+func (c *Client) markedReauth(e *cacheEntry, gen uint64, rec *Record) error {
+	e.mu.Lock()
+	if e.gen == gen {
+		e.tok.Store(nil)
+		e.needsReauth = true
+		c.sched.remove(rec.Account)
+	}
+	e.mu.Unlock()
+	return &ReauthError{Account: rec.Account, Connection: rec.Connection, Reason: rec.LastError}
+}
+
+// refused applies a provider's refusal (or a grant for another identity):
+// the record is marked, tokens kept, the app told once.
+func (c *Client) refused(ctx context.Context, e *cacheEntry, gen uint64, rec *Record, unsaved bool, err error, ev *events) error {
 	account := rec.Account
-	now := c.now()
-	if ClassOf(err) == ClassReauth {
-		marked := rec.Clone()
-		marked.Status, marked.LastError, marked.Updated = StatusNeedsReauth, err.Error(), now
-		if werr := c.write(ctx, marked); werr != nil {
-			c.log.LogAttrs(ctx, slog.LevelWarn, "oauth2client: could not mark account as needing re-authorization",
-				slog.String("account", account), slog.String("error", werr.Error()))
-		}
-		c.markReauth(account)
-		e.mu.Lock()
-		e.lastErr = err
-		e.mu.Unlock()
-		c.log.LogAttrs(ctx, slog.LevelWarn, "oauth2client: account needs re-authorization",
-			slog.String("account", account), slog.String("error", err.Error()))
-		e.setRefreshing(false)
-		if c.hooks.ReauthRequired != nil {
-			c.hooks.ReauthRequired(ctx, account, err)
-		}
-		return nil, fmt.Errorf("oauth2client: refreshing account %q: %w", account, err)
+	if e.generation() != gen {
+		return fmt.Errorf("oauth2client: refreshing account %q (since re-authorized or disconnected): %w", account, err)
+	}
+	marked := rec.Clone()
+	marked.Status, marked.LastError, marked.Updated = StatusNeedsReauth, err.Error(), c.now()
+	if werr := c.write(ctx, marked); werr != nil {
+		c.log.LogAttrs(ctx, slog.LevelWarn, "oauth2client: could not mark account as needing re-authorization",
+			slog.String("account", account), slog.String("error", werr.Error()))
 	}
 	e.mu.Lock()
-	e.failures++
-	delay := c.backoff(e.failures, err)
-	e.retryAt = now.Add(delay)
-	e.lastErr = err
-	retryAt, failures := e.retryAt, e.failures
+	if e.gen != gen {
+		e.mu.Unlock()
+		return fmt.Errorf("oauth2client: refreshing account %q (since re-authorized or disconnected): %w", account, err)
+	}
+	if unsaved {
+		e.unsaved = nil
+	}
+	e.tok.Store(nil)
+	e.needsReauth = true
+	e.failures, e.retryAt, e.lastErr = 0, time.Time{}, err
+	e.refreshing = false
+	c.sched.remove(account)
 	e.mu.Unlock()
-	c.log.LogAttrs(ctx, slog.LevelWarn, "oauth2client: refresh failed; will retry",
+	c.log.LogAttrs(ctx, slog.LevelWarn, "oauth2client: account needs re-authorization",
+		slog.String("account", account), slog.String("error", err.Error()))
+	if c.hooks.ReauthRequired != nil {
+		*ev = append(*ev, func() { c.hooks.ReauthRequired(ctx, account, err) })
+	}
+	if errors.Is(err, ErrIdentityChanged) {
+		return &ReauthError{Account: account, Connection: rec.Connection, Reason: err.Error(), Err: err}
+	}
+	return fmt.Errorf("oauth2client: refreshing account %q: %w", account, err)
+}
+
+// fail applies a transient failure (provider, store, lease, unknown
+// connection): backoff, a scheduled retry, the RefreshFailed hook, and a
+// still-valid token served. rec is the record the refresh worked from, or
+// nil.
+func (c *Client) fail(ctx context.Context, e *cacheEntry, gen uint64, rec *Record, unsaved bool, w want, err error, ev *events) (*Token, error) {
+	account := ""
+	if ct := e.tok.Load(); ct != nil {
+		account = ct.Account
+	}
+	if rec != nil {
+		account = rec.Account
+	}
+	var serr *StoreError
+	if errors.As(err, &serr) && account == "" {
+		account = serr.Account
+	}
+	now := c.now()
+	e.mu.Lock()
+	if e.gen != gen {
+		e.mu.Unlock()
+		return nil, fmt.Errorf("oauth2client: account %q (since re-authorized or disconnected): %w", account, err)
+	}
+	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		// Run is stopping: no failure, but keep the account scheduled.
+		if ct := e.tok.Load(); ct != nil {
+			c.sched.add(account, ct.Connection, now)
+		}
+		e.mu.Unlock()
+		return nil, err
+	}
+	var delay time.Duration
+	if serr != nil && serr.Op == "load" && e.lastErr != nil && now.Before(e.retryAt) {
+		// A read while the account is already in backoff is not another
+		// attempt: counting it would push the next attempt out with
+		// every caller, minutes after the store is back.
+		delay = e.retryAt.Sub(now)
+	} else {
+		e.failures++
+		delay = c.backoff(e.failures, err)
+		if e.unsaved != nil {
+			// The lease is kept while the write waits: retry well within it.
+			delay = min(delay, c.lockTTL/3)
+		}
+		e.retryAt = now.Add(delay)
+	}
+	e.lastErr = err
+	e.refreshing = false
+	retryAt, failures := e.retryAt, e.failures
+	var tok *Token
+	if rec != nil && c.valid(rec, w.rejected, now) {
+		e.mu.Unlock()
+		tok = c.adopt(e, gen, rec, unsaved, retryAt)
+		e.mu.Lock()
+		if tok != nil && (tok.AccessToken == w.rejected || (!tok.Expiry.IsZero() && !now.Before(tok.Expiry))) {
+			tok = nil
+		}
+	} else if ct := e.tok.Load(); ct != nil {
+		if ct.AccessToken != w.rejected && (ct.Expiry.IsZero() || now.Before(ct.Expiry)) {
+			cp := *ct
+			cp.renewAt = retryAt
+			if !ct.Expiry.IsZero() {
+				cp.renewAt = minTime(retryAt, ct.Expiry)
+			}
+			e.tok.Store(&cp)
+			tok = &cp.Token
+		}
+		c.sched.add(account, ct.Connection, retryAt)
+	}
+	if rec != nil && tok == nil {
+		c.sched.add(account, rec.Connection, retryAt)
+	}
+	e.mu.Unlock()
+	msg := "oauth2client: refresh failed; will retry"
+	if serr != nil {
+		msg = "oauth2client: token store failed; will retry"
+		if serr.Unsaved {
+			msg = "oauth2client: refreshed tokens not saved yet (store failing); serving them from memory and retrying the write"
+		}
+	}
+	c.log.LogAttrs(ctx, slog.LevelWarn, msg,
 		slog.String("account", account), slog.Int("failures", failures),
 		slog.Duration("retry_in", delay), slog.String("error", err.Error()))
-	c.sched.add(account, rec.Connection, retryAt)
-	var tok *Token
-	if rec.AccessToken != "" && rec.AccessToken != stale && (rec.Expiry.IsZero() || now.Before(rec.Expiry)) {
-		renew := retryAt
-		if !rec.Expiry.IsZero() && renew.After(rec.Expiry) {
-			renew = rec.Expiry
-		}
-		tok = c.publish(rec, renew)
-	}
-	e.setRefreshing(false)
 	if c.hooks.RefreshFailed != nil {
-		c.hooks.RefreshFailed(ctx, account, err)
+		*ev = append(*ev, func() { c.hooks.RefreshFailed(ctx, account, err) })
 	}
 	if tok != nil {
 		return tok, nil
 	}
 	return nil, fmt.Errorf("oauth2client: refreshing account %q: %w", account, err)
+}
+
+// acquire takes account's lease: the one this Client kept while an
+// unsaved grant waits for the store, or a new one. It returns nil when
+// the store is not a Locker.
+func (c *Client) acquire(ctx context.Context, e *cacheEntry, account string) (Lease, error) {
+	l, ok := c.store.(Locker)
+	if !ok {
+		return nil, nil
+	}
+	e.mu.Lock()
+	kept := e.lease
+	e.lease = nil
+	e.mu.Unlock()
+	if kept != nil {
+		err := kept.Extend(ctx, c.lockTTL)
+		if err == nil {
+			return kept, nil
+		}
+		if !errors.Is(err, ErrLeaseLost) {
+			// Still ours as far as anyone knows, but the store cannot
+			// be asked: waiting in Lock would wait for ourselves until
+			// the lease lapses. Keep it and retry with backoff.
+			e.mu.Lock()
+			if e.lease == nil {
+				e.lease = kept
+			}
+			e.mu.Unlock()
+			return nil, &StoreError{Op: "lock", Account: account, Err: err}
+		}
+		// Lapsed, perhaps taken by another instance: Lock waits for it.
+		_ = kept.Release(ctx) // harmless; frees what is left in process
+	}
+	lease, err := l.Lock(ctx, account, c.lockTTL)
+	if err != nil {
+		return nil, &StoreError{Op: "lock", Account: account, Err: err}
+	}
+	return lease, nil
+}
+
+// release gives the lease up, or keeps it for the next attempt.
+func (c *Client) release(ctx context.Context, e *cacheEntry, account string, lease Lease, keep bool) {
+	if lease == nil {
+		return
+	}
+	if keep {
+		e.mu.Lock()
+		e.lease = lease
+		e.mu.Unlock()
+		return
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.refreshTimeout)
+	defer cancel()
+	var err error
+	for range 3 {
+		if err = lease.Release(rctx); err == nil {
+			return
+		}
+	}
+	// Keep it: the next visit of the account releases or reuses it, long
+	// before it lapses by itself.
+	e.mu.Lock()
+	e.lease = lease
+	e.mu.Unlock()
+	c.log.LogAttrs(ctx, slog.LevelWarn, "oauth2client: releasing the refresh lease failed; will retry",
+		slog.String("account", account), slog.String("error", err.Error()))
+}
+
+// dropLease releases a lease kept from an earlier attempt that is no
+// longer needed.
+func (c *Client) dropLease(ctx context.Context, e *cacheEntry) {
+	e.mu.Lock()
+	l := e.lease
+	if e.unsaved != nil {
+		l = nil
+	}
+	if l != nil {
+		e.lease = nil
+	}
+	e.mu.Unlock()
+	if l != nil {
+		if err := l.Release(ctx); err != nil {
+			e.mu.Lock()
+			if e.lease == nil {
+				e.lease = l
+			}
+			e.mu.Unlock()
+		}
+	}
+}
+
+// extend renews the lease every LockTTL/3 while a refresh runs, when the
+// refresh may outlive half the lease. stop ends it.
+func (c *Client) extend(ctx context.Context, account string, lease Lease) (stop func()) {
+	if lease == nil || c.refreshTimeout <= c.lockTTL/2 {
+		return func() {}
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			t := c.clock.NewTimer(c.lockTTL / 3)
+			select {
+			case <-done:
+				t.Stop()
+				return
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C():
+				if err := lease.Extend(ctx, c.lockTTL); err != nil {
+					c.log.LogAttrs(ctx, slog.LevelWarn, "oauth2client: extending the refresh lease failed",
+						slog.String("account", account), slog.String("error", err.Error()))
+				}
+			}
+		}
+	})
+	return func() {
+		close(done)
+		wg.Wait()
+	}
 }
 
 func (c *Client) write(ctx context.Context, rec *Record) error {

@@ -131,18 +131,24 @@ var ErrAlreadyRunning = errors.New("oauth2client: Run was called twice")
 
 // Run refreshes connected accounts ahead of expiry, so that in steady
 // state [Client.Token] never waits on the network. It blocks until ctx
-// ends, then stops its workers and returns nil; nothing keeps running
-// after it returns. Call it once, in its own goroutine, for the life of
-// the application.
+// ends, then cancels the refreshes it started (their provider calls
+// included), waits for them and for its workers, and returns nil;
+// accounts that were due but not yet refreshed stay scheduled for a later
+// Run. Call it once, in its own goroutine, for the life of the
+// application.
 //
-// Each token is renewed at a random point of Config.RefreshJitter before
-// Config.RefreshAhead ahead of its expiry; refreshes are limited per
-// connection to Config.RefreshRate per second and run on
+// Each token is renewed once, at a random point of Config.RefreshJitter
+// before Config.RefreshAhead ahead of its expiry, both scaled down for
+// short-lived tokens (the rule is in [Config.RefreshAhead]); refreshes
+// are limited per connection to Config.RefreshRate per second and run on
 // Config.RefreshWorkers goroutines. Accounts stored before the Client
 // started are picked up if the store implements [Lister]: their first
 // check is spread over the jitter window. Failed refreshes follow the
-// same rules as [Client.Token]: transient failures are retried with
-// backoff, refusals mark the account and stop its schedule.
+// same rules as [Client.Token]: transient failures (provider, store,
+// lease, a connection removed for now) are retried with backoff and the
+// account stays scheduled; refusals mark the account and stop its
+// schedule. An unsaved grant (the store failing after the provider
+// rotated the tokens) is written again at each retry.
 func (c *Client) Run(ctx context.Context) error {
 	c.sched.mu.Lock()
 	if c.sched.running {
@@ -195,19 +201,21 @@ func (c *Client) Run(ctx context.Context) error {
 		now := c.now()
 		var next time.Time
 		buf, next = c.sched.due(now, buf[:0])
-		for _, it := range buf {
+		for i, it := range buf {
 			select {
 			case work <- it:
 			case <-ctx.Done():
-				// Put it back so a later Run picks it up.
-				c.sched.add(it.account, it.connection, it.at)
+				// Put them back so a later Run picks them up.
+				for _, it := range buf[i:] {
+					c.sched.add(it.account, it.connection, it.at)
+				}
 				return nil
 			}
 		}
 		var timer Timer
 		var fire <-chan time.Time
 		if !next.IsZero() {
-			timer = c.clock.NewTimer(next.Sub(now))
+			timer = c.armTimer(next)
 			fire = timer.C()
 		}
 		select {
@@ -225,12 +233,32 @@ func (c *Client) Run(ctx context.Context) error {
 	}
 }
 
-// proactive runs one scheduled refresh.
+// armTimer returns a timer that fires at the instant at. A Clock's
+// timers are relative, so if the clock jumped (a manual clock, a
+// suspended host) while the timer was being made, it is made again.
+func (c *Client) armTimer(at time.Time) Timer {
+	for {
+		before := c.now()
+		t := c.clock.NewTimer(at.Sub(before))
+		after := c.now()
+		if !after.Before(at) && before.Before(at) {
+			t.Stop()
+			return c.clock.NewTimer(0) // due already
+		}
+		if after.Sub(before) < time.Millisecond {
+			return t
+		}
+		t.Stop()
+	}
+}
+
+// proactive runs one scheduled refresh: it renews the account's token if
+// it is in its proactive window (or writes an unsaved grant), else it
+// adopts what the store holds, which schedules the next one. Every
+// outcome but a refusal or a disconnection leaves the account scheduled.
 func (c *Client) proactive(ctx context.Context, limits *limiters, it schedItem) {
-	var current Secret = noToken
-	if ct := c.cached(it.account); ct != nil {
-		current = ct.AccessToken
-		if it.connection == "" {
+	if it.connection == "" {
+		if ct := c.cached(it.account); ct != nil {
 			it.connection = ct.Connection
 		}
 	}
@@ -238,19 +266,13 @@ func (c *Client) proactive(ctx context.Context, limits *limiters, it schedItem) 
 		c.sched.add(it.account, it.connection, it.at)
 		return
 	}
-	if current == noToken {
-		// Not used since start-up: let Token load it and decide.
-		rec, err := c.store.Load(ctx, it.account)
-		if err != nil || rec.Status == StatusNeedsReauth {
+	if _, err := c.obtain(ctx, it.account, want{ahead: true}, true); err != nil {
+		if ctx.Err() != nil {
+			if c.sched.next(it.account).IsZero() && c.cached(it.account) != nil {
+				c.sched.add(it.account, it.connection, it.at)
+			}
 			return
 		}
-		if !rec.Expiry.IsZero() && c.now().Before(rec.Expiry.Add(-c.ahead)) {
-			c.publish(rec, c.renewAt(&rec.Grant))
-			return
-		}
-		current = rec.AccessToken
-	}
-	if _, err := c.obtain(ctx, it.account, current); err != nil && ctx.Err() == nil {
 		c.log.LogAttrs(ctx, slog.LevelDebug, "oauth2client: proactive refresh failed",
 			slog.String("account", it.account), slog.String("error", err.Error()))
 	}

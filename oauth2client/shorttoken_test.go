@@ -43,8 +43,9 @@ func TestShortLivedTokensAreNotRefreshedOnArrival(t *testing.T) {
 			require.False(t, info.NextRefresh.IsZero())
 			assert.True(t, info.NextRefresh.After(clock.Now()), "scheduled after it arrived (%v), not at once", info.NextRefresh.Sub(clock.Now()))
 			assert.True(t, info.NextRefresh.Before(tok.Expiry), "scheduled before it expires")
-			assert.False(t, info.NextRefresh.After(tok.Expiry.Add(-oauth2client.DefaultExpiryMargin)),
-				"renewed before the expiry margin, so Token never waits for it")
+			assert.True(t, info.NextRefresh.Before(tok.Expiry.Add(-life/8)),
+				"renewed before the (scaled) expiry margin, so Token never waits for it")
+			assert.False(t, info.NextRefresh.Before(clock.Now().Add(life/4)), "not in the first quarter of its life")
 			assert.Zero(t, p.refreshes.Load())
 		})
 	}

@@ -47,6 +47,10 @@ type AccountInfo struct {
 	AppOnly bool
 	// Updated is when the tokens were last written.
 	Updated time.Time
+	// Unsaved is true when this Client holds tokens the provider issued
+	// that the store has not taken yet (it is failing): they are served
+	// from memory and the write is retried. LastError says why.
+	Unsaved bool
 	// Mail describes the connection's mail service (zero if the
 	// connection is unknown).
 	Mail MailService
@@ -61,7 +65,7 @@ func (c *Client) Account(ctx context.Context, account string) (*AccountInfo, err
 		if errors.Is(err, ErrNotFound) {
 			return nil, notConnected(account, err)
 		}
-		return nil, fmt.Errorf("oauth2client: loading account %q: %w", account, err)
+		return nil, fmt.Errorf("oauth2client: account status: %w", &StoreError{Op: "load", Account: account, Err: err})
 	}
 	info := &AccountInfo{
 		Account: rec.Account, Connection: rec.Connection, Username: rec.Identity.Username,
@@ -71,6 +75,10 @@ func (c *Client) Account(ctx context.Context, account string) (*AccountInfo, err
 	if e := c.entry(account); e != nil {
 		e.mu.Lock()
 		info.LastRefresh, info.Failures = e.lastRefresh, e.failures
+		if u := e.unsaved; u != nil && u.Version >= rec.Version {
+			info.Unsaved = true
+			info.Expiry, info.Updated = u.Expiry, u.Updated
+		}
 		switch {
 		case e.refreshing:
 			info.State = StateRefreshing

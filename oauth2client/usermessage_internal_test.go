@@ -41,6 +41,10 @@ var sentinelMessages = map[string]struct {
 	"ErrNotFound":                {ErrNotFound, "This mailbox is not connected yet. Please connect your mailbox."},
 	"ErrConflict":                {ErrConflict, msgTryLater},
 	"ErrAdminConsentUnsupported": {ErrAdminConsentUnsupported, msgAdministrator},
+	"ErrStoreUnavailable":        {ErrStoreUnavailable, msgTryLater},
+	"ErrLeaseLost":               {ErrLeaseLost, msgTryLater},
+	"ErrIdentityChanged":         {ErrIdentityChanged, msgReconnect},
+	"ErrUnreadable":              {ErrUnreadable, msgReconnect},
 }
 
 // exportedSentinels lists the package's exported package-level variables
@@ -133,6 +137,10 @@ func TestUserMessageCases(t *testing.T) {
 		{"Entra throttling", &ProviderError{Provider: "azure", Op: "refresh", Code: "temporarily_unavailable", Class: ClassTransient}, msgTryLater},
 		{"network failure during refresh", fmt.Errorf("refresh: %w", &ProviderError{Provider: "google", Op: "refresh", Class: ClassTransient, Err: errors.New("connection reset")}), msgTryLater},
 		{"token store down", fmt.Errorf("%w: %w", ErrTransient, errors.New("dial tcp: connection refused")), msgTryLater},
+		{"token store down (StoreError)", &StoreError{Op: "load", Account: "a", Err: errors.New("dial tcp: connection refused")}, msgTryLater},
+		{"new tokens unsaved (StoreError)", &StoreError{Op: "save", Account: "a", Unsaved: true, Err: errors.New("timeout")}, msgTryLater},
+		{"refresh named another identity", fmt.Errorf("refresh: %w", ErrIdentityChanged), msgReconnect},
+		{"stored record unreadable", fmt.Errorf("load: %w", ErrUnreadable), msgReconnect},
 		{"user cancelled at the provider", &AuthorizationError{Code: "access_denied"}, msgCancelled},
 		{"user declined consent (ProviderError)", &ProviderError{Provider: "azure", Op: "exchange", Code: "access_denied", ProviderCode: "AADSTS65004", Class: ClassUser}, msgCancelled},
 		{"provider temporarily unavailable in the callback", &AuthorizationError{Code: "temporarily_unavailable"}, msgTryLater},

@@ -62,18 +62,58 @@ func newTokenStore(t *testing.T, cfg redisstore.Config) *redisstore.TokenStore {
 	return s
 }
 
+// corruptions remembers each test store's config, so that the storetest
+// corrupter can reach its keys.
+type corruptions struct {
+	mu   sync.Mutex
+	cfgs map[oauth2client.TokenStore]redisstore.Config
+}
+
+func (c *corruptions) open(t *testing.T) (*redisstore.TokenStore, redisstore.Config) {
+	cfg := openRedis(t)
+	s := newTokenStore(t, cfg)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cfgs == nil {
+		c.cfgs = map[oauth2client.TokenStore]redisstore.Config{}
+	}
+	c.cfgs[s] = cfg
+	return s, cfg
+}
+
+// corrupt overwrites the record of account with a truncated one.
+func (c *corruptions) corrupt(t *testing.T, s oauth2client.TokenStore, account string) {
+	t.Helper()
+	if u, ok := s.(interface {
+		Unwrap() oauth2client.TokenStore
+	}); ok {
+		s = u.Unwrap()
+	}
+	c.mu.Lock()
+	cfg, ok := c.cfgs[s]
+	c.mu.Unlock()
+	require.True(t, ok, "not a store of this test")
+	ctx := context.Background()
+	require.Equal(t, int64(1), cfg.Client.Exists(ctx, cfg.Prefix+"token:"+account).Val())
+	require.NoError(t, cfg.Client.HSet(ctx, cfg.Prefix+"token:"+account, "r", `{"account":"`+account+`","acc`).Err())
+}
+
 func TestTokenStoreConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) oauth2client.TokenStore { return newTokenStore(t, openRedis(t)) })
+	var c corruptions
+	storetest.RunWith(t, func(t *testing.T) oauth2client.TokenStore { s, _ := c.open(t); return s },
+		storetest.Options{Corrupt: c.corrupt})
 }
 
 func TestTokenStoreEncrypted(t *testing.T) {
 	key, err := tokenstore.NewKey("k1")
 	require.NoError(t, err)
-	storetest.Run(t, func(t *testing.T) oauth2client.TokenStore {
-		s, err := tokenstore.NewEncrypted(newTokenStore(t, openRedis(t)), tokenstore.EncryptionConfig{Keys: []tokenstore.Key{key}})
+	var c corruptions
+	storetest.RunWith(t, func(t *testing.T) oauth2client.TokenStore {
+		inner, _ := c.open(t)
+		s, err := tokenstore.NewEncrypted(inner, tokenstore.EncryptionConfig{Keys: []tokenstore.Key{key}})
 		require.NoError(t, err)
 		return s
-	})
+	}, storetest.Options{Corrupt: c.corrupt})
 
 	// What Redis holds has no token in the clear.
 	cfg := openRedis(t)
@@ -273,4 +313,24 @@ func TestTwoInstancesShareTheFlow(t *testing.T) {
 	}
 	wg.Wait()
 	assert.Equal(t, before+1, entra.TokenRequests("refresh_token"), "two instances, one Redis: one refresh")
+}
+
+// A record written before the store-wide version counter existed (an
+// older redisstore) has a version the counter has not reached: the next
+// write still raises it, and versions keep growing after a Delete.
+func TestVersionCounterBehindOldRecords(t *testing.T) {
+	cfg := openRedis(t)
+	s := newTokenStore(t, cfg)
+	ctx := context.Background()
+	require.NoError(t, cfg.Client.HSet(ctx, cfg.Prefix+"token:old", "v", "41", "r", `{"account":"old","connection":"c"}`).Err())
+	require.NoError(t, cfg.Client.SAdd(ctx, cfg.Prefix+"accounts", "old").Err())
+	rec, err := s.Load(ctx, "old")
+	require.NoError(t, err)
+	require.Equal(t, int64(41), rec.Version)
+	require.NoError(t, s.CompareAndSwap(ctx, rec))
+	assert.Equal(t, int64(42), rec.Version)
+	require.NoError(t, s.Delete(ctx, "old"))
+	fresh := storetest.Record("old")
+	require.NoError(t, s.CompareAndSwap(ctx, fresh))
+	assert.Greater(t, fresh.Version, int64(42), "the version restarted after Delete")
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -19,7 +20,11 @@ import (
 // account, SET NX with an expiry, so a crashed holder's lease lapses) and
 // [oauth2client.Lister], so several instances sharing it refresh each
 // account once. Each account is a hash (version and record); a set lists
-// the accounts. Saves and deletes are scripts, atomic in Redis.
+// the accounts. Saves and deletes are scripts, atomic in Redis. Versions
+// come from one counter per prefix (the key "version"), so an account
+// written again after Delete never gets a version it had before; a
+// record that cannot be decoded loads as [oauth2client.ErrUnreadable]
+// and Delete removes it.
 //
 // It passes tokenstore/storetest. It is safe for concurrent use.
 type TokenStore struct {
@@ -38,6 +43,7 @@ func NewTokenStore(cfg Config) (*TokenStore, error) {
 func (s *TokenStore) recordKey(account string) string { return s.cfg.Prefix + "token:" + account }
 func (s *TokenStore) lockKey(account string) string   { return s.cfg.Prefix + "lock:" + account }
 func (s *TokenStore) indexKey() string                { return s.cfg.Prefix + "accounts" }
+func (s *TokenStore) seqKey() string                  { return s.cfg.Prefix + "version" }
 
 // Load implements [oauth2client.TokenStore].
 func (s *TokenStore) Load(ctx context.Context, account string) (*oauth2client.Record, error) {
@@ -65,15 +71,22 @@ func (s *TokenStore) Load(ctx context.Context, account string) (*oauth2client.Re
 
 // saveScript writes a record: ARGV[1] is the expected version, or -1 for
 // an unconditional save. It returns {1, new version} or {0, current
-// version} on a conflict.
+// version} on a conflict. The new version comes from the store-wide
+// sequence KEYS[3] (raised past the record's own version if the
+// sequence is behind, as after an upgrade from a version without it),
+// so an account written again after Delete never repeats a version.
 var saveScript = redis.NewScript(`
-local cur = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
+local cur = tonumber(redis.call('HGET', KEYS[1], 'v') or '0') or 0
 local want = tonumber(ARGV[1])
 if want >= 0 and want ~= cur then return {0, cur} end
-cur = cur + 1
-redis.call('HSET', KEYS[1], 'v', cur, 'r', ARGV[2])
+local v = redis.call('INCR', KEYS[3])
+if v <= cur then
+  v = cur + 1
+  redis.call('SET', KEYS[3], v)
+end
+redis.call('HSET', KEYS[1], 'v', v, 'r', ARGV[2])
 redis.call('SADD', KEYS[2], ARGV[3])
-return {1, cur}
+return {1, v}
 `)
 
 // Save implements [oauth2client.TokenStore]: an unconditional write that
@@ -109,7 +122,7 @@ func (s *TokenStore) write(ctx context.Context, rec *oauth2client.Record, want i
 	if err != nil {
 		return fmt.Errorf("redisstore: encoding account %q: %w", rec.Account, err)
 	}
-	res, err := saveScript.Run(ctx, s.cfg.Client, []string{s.recordKey(rec.Account), s.indexKey()}, want, b, rec.Account).Int64Slice()
+	res, err := saveScript.Run(ctx, s.cfg.Client, []string{s.recordKey(rec.Account), s.indexKey(), s.seqKey()}, want, b, rec.Account).Int64Slice()
 	if err != nil {
 		return redisErr("saving account", rec.Account, err)
 	}
@@ -130,7 +143,7 @@ return 1
 `)
 
 // Delete implements [oauth2client.TokenStore]. Deleting a missing account
-// is not an error.
+// is not an error; an unreadable record is deleted without being read.
 func (s *TokenStore) Delete(ctx context.Context, account string) error {
 	if err := ctxFirst(ctx, "deleting account", account); err != nil {
 		return err
@@ -159,11 +172,20 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 `)
 
+// extendScript renews a lease for ARGV[2] milliseconds only if this
+// holder still owns it; a lapsed lease is gone from Redis.
+var extendScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+`)
+
 // Lock implements [oauth2client.Locker]: it takes the account's lease for
-// ttl, waiting (polling from 5 ms up to 200 ms) while another holder has
-// it, until ctx ends. The returned function releases the lease if it is
-// still this caller's; calling it again is harmless.
-func (s *TokenStore) Lock(ctx context.Context, account string, ttl time.Duration) (func(context.Context) error, error) {
+// ttl (SET NX PX with a random owner ID), waiting (polling from 5 ms up to
+// 200 ms) while another holder has it, until ctx ends. The lease's
+// Extend and Release act only while the key still holds this owner ID;
+// Release may be called again after it failed, and after it succeeded
+// further calls do nothing.
+func (s *TokenStore) Lock(ctx context.Context, account string, ttl time.Duration) (oauth2client.Lease, error) {
 	if ttl <= 0 {
 		return nil, fmt.Errorf("redisstore: lock ttl must be positive, got %v", ttl)
 	}
@@ -180,12 +202,58 @@ func (s *TokenStore) Lock(ctx context.Context, account string, ttl time.Duration
 	default:
 		return nil, redisErr("taking the refresh lock of account", account, err)
 	}
-	return func(ctx context.Context) error {
-		if err := unlockScript.Run(context.WithoutCancel(ctx), s.cfg.Client, []string{key}, owner).Err(); err != nil {
-			return redisErr("releasing the refresh lock of account", account, err)
-		}
+	return &lease{s: s, account: account, key: key, owner: owner}, nil
+}
+
+// lease is the [oauth2client.Lease] of [TokenStore.Lock].
+type lease struct {
+	s            *TokenStore
+	account, key string
+	owner        string
+	mu           sync.Mutex
+	released     bool
+}
+
+// Extend implements [oauth2client.Lease].
+func (l *lease) Extend(ctx context.Context, ttl time.Duration) error {
+	if ttl <= 0 {
+		return fmt.Errorf("redisstore: lock ttl must be positive, got %v", ttl)
+	}
+	if err := ctxFirst(ctx, "extending the refresh lease of account", l.account); err != nil {
+		return err
+	}
+	l.mu.Lock()
+	released := l.released
+	l.mu.Unlock()
+	if released {
+		return l.lost()
+	}
+	n, err := extendScript.Run(ctx, l.s.cfg.Client, []string{l.key}, l.owner, max(ttl.Milliseconds(), 1)).Int64()
+	if err != nil {
+		return redisErr("extending the refresh lease of account", l.account, err)
+	}
+	if n != 1 {
+		return l.lost()
+	}
+	return nil
+}
+
+func (l *lease) lost() error {
+	return fmt.Errorf("redisstore: the refresh lease of account %q lapsed and may be held by another owner: %w", l.account, oauth2client.ErrLeaseLost)
+}
+
+// Release implements [oauth2client.Lease].
+func (l *lease) Release(ctx context.Context) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.released {
 		return nil
-	}, nil
+	}
+	if err := unlockScript.Run(context.WithoutCancel(ctx), l.s.cfg.Client, []string{l.key}, l.owner).Err(); err != nil {
+		return redisErr("releasing the refresh lock of account", l.account, fmt.Errorf("%w (call Release again, or it lapses by itself)", err))
+	}
+	l.released = true
+	return nil
 }
 
 // unixNano is the time of n nanoseconds since the Unix epoch.

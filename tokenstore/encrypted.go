@@ -75,7 +75,8 @@ var (
 
 // DecryptError reports a stored record that the encrypting store cannot
 // open. Nothing was written. It never contains key material, tokens or
-// ciphertext. It matches [ErrDecrypt] and its Err with [errors.Is].
+// ciphertext. It matches [ErrDecrypt], [oauth2client.ErrUnreadable] and
+// its Err with [errors.Is].
 type DecryptError struct {
 	// Account is the record's key.
 	Account string
@@ -108,8 +109,10 @@ func (e *DecryptError) Error() string {
 	return fmt.Sprintf("tokenstore: decrypting account %q%s: %v: %s", e.Account, id, e.Err, todo)
 }
 
-// Unwrap returns [ErrDecrypt] and Err.
-func (e *DecryptError) Unwrap() []error { return []error{ErrDecrypt, e.Err} }
+// Unwrap returns [ErrDecrypt], [oauth2client.ErrUnreadable] and Err.
+func (e *DecryptError) Unwrap() []error {
+	return []error{ErrDecrypt, oauth2client.ErrUnreadable, e.Err}
+}
 
 // Encrypted seals the secrets of every record with AES-256-GCM before
 // they reach an inner [oauth2client.TokenStore]; [NewEncrypted] builds
@@ -457,7 +460,7 @@ func (c encCAS) CompareAndSwap(ctx context.Context, rec *oauth2client.Record) er
 type encLock struct{ inner oauth2client.Locker }
 
 // Lock implements [oauth2client.Locker] with the inner store's lock.
-func (l encLock) Lock(ctx context.Context, account string, ttl time.Duration) (func(context.Context) error, error) {
+func (l encLock) Lock(ctx context.Context, account string, ttl time.Duration) (oauth2client.Lease, error) {
 	return l.inner.Lock(ctx, account, ttl)
 }
 

@@ -51,7 +51,8 @@ func TestEncrypted(t *testing.T) {
 	k := testKey("k1", 1)
 	for _, in := range everyStore {
 		t.Run(in.name, func(t *testing.T) {
-			storetest.Run(t, func(t *testing.T) oauth2client.TokenStore { return encrypt(t, in.open(t), k) })
+			storetest.RunWith(t, func(t *testing.T) oauth2client.TokenStore { return encrypt(t, in.open(t), k) },
+				storetest.Options{Corrupt: corruptEnvelope})
 			t.Run("InvalidRecord", func(t *testing.T) {
 				testInvalidRecord(t, encrypt(t, in.open(t), k).(casStore))
 			})

@@ -23,7 +23,8 @@ import (
 var ErrCorrupt = errors.New("tokenstore: stored record is corrupt")
 
 // CorruptError reports a record file that cannot be decoded. It never
-// contains the file's contents. It matches [ErrCorrupt] with [errors.Is].
+// contains the file's contents. It matches [ErrCorrupt] and
+// [oauth2client.ErrUnreadable] with [errors.Is].
 type CorruptError struct {
 	// Path is the file (for [SQL], the table and account).
 	Path string
@@ -36,8 +37,11 @@ func (e *CorruptError) Error() string {
 	return fmt.Sprintf("tokenstore: %s is corrupt (%v): delete it and have the account authorized again", e.Path, e.Err)
 }
 
-// Unwrap returns [ErrCorrupt] and the underlying problem.
-func (e *CorruptError) Unwrap() []error { return []error{ErrCorrupt, e.Err} }
+// Unwrap returns [ErrCorrupt], [oauth2client.ErrUnreadable] and the
+// underlying problem.
+func (e *CorruptError) Unwrap() []error {
+	return []error{ErrCorrupt, oauth2client.ErrUnreadable, e.Err}
+}
 
 // ErrInsecure is wrapped by the errors of [OpenFile] and [File.Load] when
 // the directory or a record file is accessible to other users.
@@ -75,6 +79,7 @@ var ErrInsecure = errors.New("tokenstore: token files are accessible to other us
 type File struct {
 	dir    string
 	stripe [64]sync.Mutex // writers of one account take stripe[hash[0]%64]
+	seqMu  sync.Mutex     // taken inside a stripe, around the sequence file's flock
 	leases leases
 }
 
@@ -269,7 +274,11 @@ func (f *File) writeLocked(path string, stripe int, rec *oauth2client.Record, ca
 		return &ConflictError{Account: rec.Account, Expected: rec.Version, Actual: cur}
 	}
 	next := rec.Clone()
-	next.Version = cur + 1
+	v, err := f.nextVersion(cur)
+	if err != nil {
+		return fmt.Errorf("tokenstore: writing account %q: %w", rec.Account, err)
+	}
+	next.Version = v
 	b, err := json.Marshal(next)
 	if err != nil {
 		return fmt.Errorf("tokenstore: encoding account %q: %w", rec.Account, err)

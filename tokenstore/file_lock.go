@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/oauth2mail/oauth2mail/internal/leasewait"
+	"github.com/oauth2mail/oauth2mail/oauth2client"
 )
 
 // exclusive runs fn holding stripe i: its mutex within the process, and
@@ -55,8 +56,10 @@ func (f *File) leasePath(account string) (string, int) {
 // directory. Waiters in the same process queue without touching the
 // disk; the lease file of an account held by another process is polled,
 // at most every 200ms, until it is released, it lapses (after ttl, by
-// the machine's clock), or ctx ends. ttl must be positive.
-func (f *File) Lock(ctx context.Context, account string, ttl time.Duration) (func(context.Context) error, error) {
+// the machine's clock), or ctx ends. ttl must be positive. The lease
+// file holds the holder's random owner ID: Extend and Release act only
+// while it is still theirs.
+func (f *File) Lock(ctx context.Context, account string, ttl time.Duration) (oauth2client.Lease, error) {
 	local, err := f.leases.lock(ctx, account, ttl)
 	if err != nil {
 		return nil, err
@@ -66,20 +69,33 @@ func (f *File) Lock(ctx context.Context, account string, ttl time.Duration) (fun
 	if err := pollLease(ctx, account, "", local, func() (bool, error) { return f.tryLease(stripe, lp, owner, ttl) }); err != nil {
 		return nil, err
 	}
-	return func(ctx context.Context) error {
-		defer local(ctx)
-		err := f.exclusive(stripe, func() error {
-			// A lapsed lease taken over by someone else has another
-			// owner: it is left alone then.
-			if cur, _, ok := readLease(lp); ok && cur == owner {
-				return os.Remove(lp)
+	return &sharedLease{
+		local:   local,
+		account: account,
+		extend: func(_ context.Context, ttl time.Duration) (ok bool, err error) {
+			err = f.exclusive(stripe, func() error {
+				if cur, expires, held := readLease(lp); !held || cur != owner || time.Now().UnixNano() >= expires {
+					return nil
+				}
+				ok = true
+				return writeLease(lp, owner, ttl)
+			})
+			return ok, err
+		},
+		release: func(context.Context) error {
+			err := f.exclusive(stripe, func() error {
+				// A lapsed lease taken over by someone else has another
+				// owner: it is left alone then.
+				if cur, _, ok := readLease(lp); ok && cur == owner {
+					return os.Remove(lp)
+				}
+				return nil
+			})
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
 			}
-			return nil
-		})
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("tokenstore: releasing the refresh lock of account %q (it lapses by itself): %w", account, err)
-		}
-		return nil
+			return err
+		},
 	}, nil
 }
 
@@ -90,10 +106,15 @@ func (f *File) tryLease(stripe int, lp, owner string, ttl time.Duration) (took b
 			return nil
 		}
 		took = true
-		line := owner + " " + strconv.FormatInt(time.Now().Add(ttl).UnixNano(), 10) + "\n"
-		return os.WriteFile(lp, []byte(line), 0o600)
+		return writeLease(lp, owner, ttl)
 	})
 	return took, err
+}
+
+// writeLease writes owner's lease, lapsing ttl from now, to lp.
+func writeLease(lp, owner string, ttl time.Duration) error {
+	line := owner + " " + strconv.FormatInt(time.Now().Add(ttl).UnixNano(), 10) + "\n"
+	return os.WriteFile(lp, []byte(line), 0o600)
 }
 
 // readLease reads a lease file: "<owner> <expiry in Unix nanoseconds>".

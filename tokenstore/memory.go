@@ -25,7 +25,9 @@ var ErrConflict = oauth2client.ErrConflict
 // (within the process) and [oauth2client.Lister].
 //
 // Load returns deep copies and Save stores one, so callers never share
-// slices with the store. Memory never blocks except in Lock; the other
+// slices with the store. Versions come from one sequence for the whole
+// store, so an account written again after Delete never gets a version
+// it had before (and no tombstone is kept). Memory never blocks except in Lock; the other
 // methods only check that ctx is not already done.
 //
 // The zero value is not usable; call [NewMemory]. A Memory is safe for
@@ -33,6 +35,7 @@ var ErrConflict = oauth2client.ErrConflict
 type Memory struct {
 	mu     sync.Mutex
 	recs   map[string]*oauth2client.Record
+	seq    int64 // the last version given to any record
 	leases leases
 }
 
@@ -79,7 +82,8 @@ func (m *Memory) write(ctx context.Context, rec *oauth2client.Record, cas bool) 
 	if cas && cur != rec.Version {
 		return &ConflictError{Account: rec.Account, Expected: rec.Version, Actual: cur}
 	}
-	rec.Version = cur + 1
+	m.seq++
+	rec.Version = m.seq
 	m.recs[rec.Account] = rec.Clone()
 	return nil
 }
@@ -112,10 +116,16 @@ func (m *Memory) List(ctx context.Context) ([]string, error) {
 }
 
 // Lock implements [oauth2client.Locker] within the process: it waits
-// until no other holder has account's lock (or the holder's lease of ttl
-// has run out) or ctx ends, whichever comes first. ttl must be positive.
-func (m *Memory) Lock(ctx context.Context, account string, ttl time.Duration) (func(context.Context) error, error) {
-	return m.leases.lock(ctx, account, ttl)
+// until no other holder has account's lease (or the holder's lease of
+// ttl has run out) or ctx ends, whichever comes first; a waiter is woken
+// as soon as the lease is released. ttl must be positive. The lease's
+// Release never fails.
+func (m *Memory) Lock(ctx context.Context, account string, ttl time.Duration) (oauth2client.Lease, error) {
+	l, err := m.leases.lock(ctx, account, ttl)
+	if err != nil {
+		return nil, err
+	}
+	return memLease{l}, nil
 }
 
 // ConflictError reports a lost compare-and-swap race: nothing was

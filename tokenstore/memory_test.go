@@ -83,8 +83,8 @@ func TestMemoryLockWaitersLeaveNoGoroutines(t *testing.T) {
 	for range waiters {
 		assert.ErrorIs(t, <-errs, context.DeadlineExceeded)
 	}
-	require.NoError(t, unlock(context.Background()))
+	require.NoError(t, unlock.Release(context.Background()))
 	u, err := s.Lock(context.Background(), "a", time.Hour)
 	require.NoError(t, err, "released after the waiters gave up")
-	require.NoError(t, u(context.Background()))
+	require.NoError(t, u.Release(context.Background()))
 }

@@ -67,6 +67,11 @@ type SQLConfig struct {
 // your choice and name its [Dialect]. Create or upgrade the tables with
 // [SQL.Migrate] before use.
 //
+// Deleted accounts stay as tombstone rows (account and version, no
+// tokens), so that versions never repeat: delete accounts with Delete,
+// not with a DELETE statement. Schema version 2 adds the tombstone
+// column; Migrate upgrades a table created by an earlier version.
+//
 // Records hold tokens in the clear (as JSON in a text column): restrict
 // access to the table, and wrap the store with [NewEncrypted]. An SQL store is
 // safe for concurrent use by multiple goroutines and processes.
@@ -79,7 +84,7 @@ type SQL struct {
 }
 
 type sqlQueries struct {
-	load, insert, update, upsert, version, del, list, lock, unlock string
+	load, insert, update, upsert, version, del, list, lock, extend, unlock string
 }
 
 var identifier = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,47}$`)
@@ -103,15 +108,20 @@ func NewSQL(cfg SQLConfig) (*SQL, error) {
 	s := &SQL{db: cfg.DB, dialect: cfg.Dialect, table: table}
 	t, l := table, table+"_locks"
 	s.q = sqlQueries{
-		load:    s.bind(`SELECT version, record FROM ` + t + ` WHERE account = $1`),
-		insert:  s.bind(`INSERT INTO ` + t + ` (account, version, record) VALUES ($1, 1, $2) ON CONFLICT (account) DO NOTHING`),
-		update:  s.bind(`UPDATE ` + t + ` SET version = version + 1, record = $3 WHERE account = $1 AND version = $2`),
-		upsert:  s.bind(`INSERT INTO ` + t + ` (account, version, record) VALUES ($1, 1, $2) ON CONFLICT (account) DO UPDATE SET version = ` + t + `.version + 1, record = excluded.record RETURNING version`),
-		version: s.bind(`SELECT version FROM ` + t + ` WHERE account = $1`),
-		del:     s.bind(`DELETE FROM ` + t + ` WHERE account = $1`),
-		list:    `SELECT account FROM ` + t,
+		load: s.bind(`SELECT version, record FROM ` + t + ` WHERE account = $1 AND deleted = 0`),
+		// Creates the record, or a new one over a tombstone.
+		insert: s.bind(`INSERT INTO ` + t + ` (account, version, record, deleted) VALUES ($1, 1, $2, 0)` +
+			` ON CONFLICT (account) DO UPDATE SET version = ` + t + `.version + 1, record = excluded.record, deleted = 0 WHERE ` + t + `.deleted = 1 RETURNING version`),
+		update: s.bind(`UPDATE ` + t + ` SET version = version + 1, record = $3 WHERE account = $1 AND version = $2 AND deleted = 0 RETURNING version`),
+		upsert: s.bind(`INSERT INTO ` + t + ` (account, version, record, deleted) VALUES ($1, 1, $2, 0)` +
+			` ON CONFLICT (account) DO UPDATE SET version = ` + t + `.version + 1, record = excluded.record, deleted = 0 RETURNING version`),
+		version: s.bind(`SELECT CASE WHEN deleted = 0 THEN version ELSE 0 END FROM ` + t + ` WHERE account = $1`),
+		// The tombstone keeps the version and drops the tokens.
+		del:  s.bind(`UPDATE ` + t + ` SET deleted = 1, record = '' WHERE account = $1 AND deleted = 0`),
+		list: `SELECT account FROM ` + t + ` WHERE deleted = 0`,
 		lock: s.bind(`INSERT INTO ` + l + ` (account, owner, expires) VALUES ($1, $2, ` + s.nowMillis() + ` + $3)` +
 			` ON CONFLICT (account) DO UPDATE SET owner = excluded.owner, expires = excluded.expires WHERE ` + l + `.expires <= ` + s.nowMillis()),
+		extend: s.bind(`UPDATE ` + l + ` SET expires = ` + s.nowMillis() + ` + $3 WHERE account = $1 AND owner = $2 AND expires > ` + s.nowMillis()),
 		unlock: s.bind(`DELETE FROM ` + l + ` WHERE account = $1 AND owner = $2`),
 	}
 	return s, nil
@@ -147,6 +157,11 @@ func migrations() [][]string {
 		1: {
 			`CREATE TABLE %[1]s (account TEXT PRIMARY KEY, version BIGINT NOT NULL, record TEXT NOT NULL)`,
 			`CREATE TABLE %[1]s_locks (account TEXT PRIMARY KEY, owner TEXT NOT NULL, expires BIGINT NOT NULL)`,
+		},
+		// Delete leaves a tombstone (deleted = 1, no record) that keeps
+		// the account's version, so that versions never repeat.
+		2: {
+			`ALTER TABLE %[1]s ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0`,
 		},
 	}
 }
@@ -285,30 +300,29 @@ func (s *SQL) CompareAndSwap(ctx context.Context, rec *oauth2client.Record) erro
 	if err != nil {
 		return err
 	}
-	var res sql.Result
+	var v int64
 	if rec.Version == 0 {
-		res, err = s.db.ExecContext(ctx, s.q.insert, rec.Account, data)
+		err = s.db.QueryRowContext(ctx, s.q.insert, rec.Account, data).Scan(&v)
 	} else {
-		res, err = s.db.ExecContext(ctx, s.q.update, rec.Account, rec.Version, data)
+		err = s.db.QueryRowContext(ctx, s.q.update, rec.Account, rec.Version, data).Scan(&v)
 	}
-	if err != nil {
-		return s.dbErr("saving", rec.Account, err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return s.dbErr("saving", rec.Account, err)
-	}
-	if n == 0 {
+	if errors.Is(err, sql.ErrNoRows) {
 		var actual int64 // best effort, for the message
 		_ = s.db.QueryRowContext(ctx, s.q.version, rec.Account).Scan(&actual)
 		return &ConflictError{Account: rec.Account, Expected: rec.Version, Actual: actual}
 	}
-	rec.Version++
+	if err != nil {
+		return s.dbErr("saving", rec.Account, err)
+	}
+	rec.Version = v
 	return nil
 }
 
 // Delete implements [oauth2client.TokenStore]. Deleting a missing account
-// is not an error.
+// is not an error. The row stays as a tombstone: its tokens are dropped,
+// its version is kept so that the account's next record gets a higher
+// one, and Load and List no longer see it. A record that cannot be
+// decoded is deleted all the same.
 func (s *SQL) Delete(ctx context.Context, account string) error {
 	if err := ctxErr(ctx, "deleting", account); err != nil {
 		return err
@@ -349,7 +363,7 @@ func (s *SQL) List(ctx context.Context) ([]string, error) {
 // database; a lock held by another process is polled for, at most every
 // 200ms, until it is released, its lease lapses (by the database's
 // clock), or ctx ends. ttl must be positive.
-func (s *SQL) Lock(ctx context.Context, account string, ttl time.Duration) (func(context.Context) error, error) {
+func (s *SQL) Lock(ctx context.Context, account string, ttl time.Duration) (oauth2client.Lease, error) {
 	local, err := s.leases.lock(ctx, account, ttl)
 	if err != nil {
 		return nil, err
@@ -367,13 +381,23 @@ func (s *SQL) Lock(ctx context.Context, account string, ttl time.Duration) (func
 	if err != nil {
 		return nil, err
 	}
-	return func(ctx context.Context) error {
-		defer local(ctx)
-		// A lapsed lease taken over by someone else has another owner:
-		// nothing is deleted then.
-		if _, err := s.db.ExecContext(ctx, s.q.unlock, account, owner); err != nil {
-			return fmt.Errorf("tokenstore: releasing the refresh lock of account %q (it lapses by itself): %w", account, err)
-		}
-		return nil
+	return &sharedLease{
+		local:   local,
+		account: account,
+		where:   " in table " + s.table,
+		extend: func(ctx context.Context, ttl time.Duration) (bool, error) {
+			res, err := s.db.ExecContext(ctx, s.q.extend, account, owner, max(ttl.Milliseconds(), 1))
+			if err != nil {
+				return false, err
+			}
+			n, err := res.RowsAffected()
+			return n == 1, err
+		},
+		release: func(ctx context.Context) error {
+			// A lapsed lease taken over by someone else has another
+			// owner: nothing is deleted then.
+			_, err := s.db.ExecContext(ctx, s.q.unlock, account, owner)
+			return err
+		},
 	}, nil
 }

@@ -84,7 +84,8 @@ func TestSQL(t *testing.T) {
 	for _, d := range dialects {
 		t.Run(d.dialect.String(), func(t *testing.T) {
 			db := d.open(t)
-			storetest.Run(t, func(t *testing.T) oauth2client.TokenStore { return newSQL(t, db, d.dialect) })
+			storetest.RunWith(t, func(t *testing.T) oauth2client.TokenStore { return newSQL(t, db, d.dialect) },
+				storetest.Options{Corrupt: corruptSQL(db, d.dialect)})
 			t.Run("InvalidRecord", func(t *testing.T) { testInvalidRecord(t, newSQL(t, db, d.dialect)) })
 			t.Run("MigrateTwice", func(t *testing.T) { testMigrateTwice(t, db, d.dialect) })
 			t.Run("Corrupt", func(t *testing.T) { testSQLCorrupt(t, newSQL(t, db, d.dialect), db) })
@@ -106,7 +107,7 @@ func testMigrateTwice(t *testing.T, db *sql.DB, d tokenstore.Dialect) {
 	assert.Equal(t, int64(1), got.Version)
 	var versions int
 	require.NoError(t, db.QueryRow("SELECT COUNT(*) FROM "+s.Table()+"_migrations").Scan(&versions))
-	assert.Equal(t, 1, versions)
+	assert.Equal(t, 2, versions)
 }
 
 func testSQLCorrupt(t *testing.T, s *tokenstore.SQL, db *sql.DB) {
@@ -172,11 +173,11 @@ func testSQLTwoInstances(t *testing.T, db *sql.DB, d tokenstore.Dialect) {
 	go func() {
 		u, err := b.Lock(ctx, "x", time.Minute)
 		if err == nil {
-			err = u(ctx)
+			err = u.Release(ctx)
 		}
 		got <- err
 	}()
-	require.NoError(t, unlock(ctx))
+	require.NoError(t, unlock.Release(ctx))
 	require.NoError(t, <-got)
 
 	rec := storetest.Record("y")
@@ -234,7 +235,7 @@ func testConcurrentMigrate(t *testing.T, db *sql.DB, d tokenstore.Dialect) {
 	}
 	var versions int
 	require.NoError(t, db.QueryRow("SELECT COUNT(*) FROM "+table+"_migrations").Scan(&versions))
-	assert.Equal(t, 1, versions, "each version applied once")
+	assert.Equal(t, 2, versions, "each version applied once")
 }
 
 func testSchemaTooNew(t *testing.T, db *sql.DB, d tokenstore.Dialect) {
@@ -245,4 +246,68 @@ func testSchemaTooNew(t *testing.T, db *sql.DB, d tokenstore.Dialect) {
 	err = s.Migrate(ctx)
 	assert.ErrorContains(t, err, "newer than this package")
 	assert.ErrorContains(t, err, s.Table())
+}
+
+// TestSQLMigrateFromSchema1 upgrades a table written by a version of the
+// package before tombstones (schema 1): its records stay readable, and a
+// record deleted afterwards keeps its version.
+func TestSQLMigrateFromSchema1(t *testing.T) {
+	for _, d := range []struct {
+		dialect tokenstore.Dialect
+		open    func(*testing.T) *sql.DB
+	}{{tokenstore.SQLite, openSQLite}, {tokenstore.PostgreSQL, openPostgres}} {
+		t.Run(d.dialect.String(), func(t *testing.T) {
+			db := d.open(t)
+			table := uniqueTable(t, db)
+			for _, q := range []string{
+				`CREATE TABLE ` + table + ` (account TEXT PRIMARY KEY, version BIGINT NOT NULL, record TEXT NOT NULL)`,
+				`CREATE TABLE ` + table + `_locks (account TEXT PRIMARY KEY, owner TEXT NOT NULL, expires BIGINT NOT NULL)`,
+				`CREATE TABLE ` + table + `_migrations (version INTEGER PRIMARY KEY, applied TEXT NOT NULL)`,
+				`INSERT INTO ` + table + `_migrations (version, applied) VALUES (1, '2026-11-01T00:00:00Z')`,
+				`INSERT INTO ` + table + ` (account, version, record) VALUES ('old', 7, '{"account":"old","connection":"c","access_token":"at"}')`,
+			} {
+				_, err := db.Exec(q)
+				require.NoError(t, err, q)
+			}
+			s, err := tokenstore.NewSQL(tokenstore.SQLConfig{DB: db, Dialect: d.dialect, Table: table})
+			require.NoError(t, err)
+			ctx := context.Background()
+			require.NoError(t, s.Migrate(ctx))
+			got, err := s.Load(ctx, "old")
+			require.NoError(t, err, "a schema-1 record is readable after the upgrade")
+			assert.Equal(t, int64(7), got.Version)
+			assert.Equal(t, oauth2client.Secret("at"), got.AccessToken)
+			keys, err := s.List(ctx)
+			require.NoError(t, err)
+			assert.Equal(t, []string{"old"}, keys)
+
+			require.NoError(t, s.Delete(ctx, "old"))
+			fresh := storetest.Record("old")
+			require.NoError(t, s.CompareAndSwap(ctx, fresh), "version 0 over the tombstone")
+			assert.Equal(t, int64(8), fresh.Version, "the tombstone kept version 7")
+			var tokens string
+			require.NoError(t, db.QueryRow(`SELECT record FROM `+table+` WHERE account = 'old'`).Scan(&tokens))
+			assert.Contains(t, tokens, fresh.AccessToken.Reveal())
+		})
+	}
+}
+
+// TestSQLDeleteDropsTokens: the tombstone keeps the account and version,
+// never the tokens.
+func TestSQLDeleteDropsTokens(t *testing.T) {
+	db := openSQLite(t)
+	s := newSQL(t, db, tokenstore.SQLite)
+	ctx := context.Background()
+	rec := storetest.Record("gone")
+	require.NoError(t, s.Save(ctx, rec))
+	require.NoError(t, s.Delete(ctx, "gone"))
+	var (
+		record  string
+		version int64
+		deleted int
+	)
+	require.NoError(t, db.QueryRow(`SELECT record, version, deleted FROM `+s.Table()+` WHERE account = 'gone'`).Scan(&record, &version, &deleted))
+	assert.Empty(t, record, "a tombstone holds no tokens")
+	assert.Equal(t, rec.Version, version)
+	assert.Equal(t, 1, deleted)
 }

@@ -2,9 +2,12 @@ package storetest_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -79,9 +82,15 @@ func (s blindCAS) CompareAndSwap(ctx context.Context, rec *oauth2client.Record) 
 // sharedLock grants every Lock at once.
 type sharedLock struct{ *tokenstore.Memory }
 
-func (sharedLock) Lock(context.Context, string, time.Duration) (func(context.Context) error, error) {
-	return func(context.Context) error { return nil }, nil
+func (sharedLock) Lock(context.Context, string, time.Duration) (oauth2client.Lease, error) {
+	return noLease{}, nil
 }
+
+// noLease is a lease that holds nothing.
+type noLease struct{}
+
+func (noLease) Extend(context.Context, time.Duration) error { return nil }
+func (noLease) Release(context.Context) error               { return nil }
 
 // ignoresCtx writes even with a cancelled context.
 type ignoresCtx struct{ *tokenstore.Memory }
@@ -142,21 +151,151 @@ func (s truncates) Save(ctx context.Context, rec *oauth2client.Record) error {
 	return err
 }
 
+// stampsUpdated sets Updated to its own clock.
+type stampsUpdated struct{ *tokenstore.Memory }
+
+func (s stampsUpdated) Save(ctx context.Context, rec *oauth2client.Record) error {
+	c := rec.Clone()
+	c.Updated = time.Now()
+	err := s.Memory.Save(ctx, c)
+	rec.Version = c.Version
+	return err
+}
+
+// perAccountVersions numbers each account's records from 1, and starts
+// again after Delete: the ABA hole.
+type perAccountVersions struct {
+	mu   sync.Mutex
+	recs map[string]*oauth2client.Record
+}
+
+func (s *perAccountVersions) Load(ctx context.Context, account string) (*oauth2client.Record, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.recs[account]
+	if !ok {
+		return nil, oauth2client.ErrNotFound
+	}
+	return r.Clone(), nil
+}
+
+func (s *perAccountVersions) write(ctx context.Context, rec *oauth2client.Record, cas bool) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var cur int64
+	if r, ok := s.recs[rec.Account]; ok {
+		cur = r.Version
+	}
+	if cas && cur != rec.Version {
+		return oauth2client.ErrConflict
+	}
+	rec.Version = cur + 1
+	s.recs[rec.Account] = rec.Clone()
+	return nil
+}
+
+func (s *perAccountVersions) Save(ctx context.Context, rec *oauth2client.Record) error {
+	return s.write(ctx, rec, false)
+}
+
+func (s *perAccountVersions) CompareAndSwap(ctx context.Context, rec *oauth2client.Record) error {
+	return s.write(ctx, rec, true)
+}
+
+func (s *perAccountVersions) Delete(ctx context.Context, account string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.recs, account)
+	return nil
+}
+
+// extendsAnyway extends leases it no longer holds.
+type extendsAnyway struct{ *tokenstore.Memory }
+
+func (s extendsAnyway) Lock(ctx context.Context, account string, ttl time.Duration) (oauth2client.Lease, error) {
+	l, err := s.Memory.Lock(ctx, account, ttl)
+	if err != nil {
+		return nil, err
+	}
+	return blindExtend{l}, nil
+}
+
+type blindExtend struct{ oauth2client.Lease }
+
+func (blindExtend) Extend(context.Context, time.Duration) error { return nil }
+
+// readsBeforeDelete is a File store whose Delete loads the record first,
+// and so cannot delete one it cannot read.
+type readsBeforeDelete struct{ *tokenstore.File }
+
+func (s readsBeforeDelete) Delete(ctx context.Context, account string) error {
+	if _, err := s.Load(ctx, account); err != nil && !errors.Is(err, oauth2client.ErrNotFound) {
+		return err
+	}
+	return s.File.Delete(ctx, account)
+}
+
+// corruptFile overwrites the record file of account in a File store (or
+// one embedding it) with something that is not JSON.
+func corruptFile(t *testing.T, s oauth2client.TokenStore, account string) {
+	t.Helper()
+	var dir string
+	switch f := s.(type) {
+	case *tokenstore.File:
+		dir = f.Dir()
+	case readsBeforeDelete:
+		dir = f.Dir()
+	default:
+		t.Fatalf("corruptFile: %T is not a File store", s)
+	}
+	h := sha256.Sum256([]byte(account))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, hex.EncodeToString(h[:])+".json"), []byte("{truncated"), 0o600))
+}
+
+func openFile(t *testing.T) *tokenstore.File {
+	t.Helper()
+	f, err := tokenstore.OpenFile(filepath.Join(t.TempDir(), "tokens"))
+	require.NoError(t, err)
+	return f
+}
+
+func TestRunFileWithCorrupt(t *testing.T) {
+	storetest.RunWith(t, func(t *testing.T) oauth2client.TokenStore { return openFile(t) },
+		storetest.Options{Corrupt: corruptFile})
+}
+
 var brokenStores = map[string]struct {
-	new      func() oauth2client.TokenStore
+	new      func(t *testing.T) oauth2client.TokenStore
+	opts     storetest.Options
 	failsRun string // the subtest of Run that must fail
 }{
-	"aliasing": {func() oauth2client.TokenStore {
+	"aliasing": {func(*testing.T) oauth2client.TokenStore {
 		return &aliasing{Memory: tokenstore.NewMemory(), recs: map[string]*oauth2client.Record{}}
-	}, "LoadReturnsCopy"},
-	"noVersion":     {func() oauth2client.TokenStore { return noVersion{tokenstore.NewMemory()} }, "Versions"},
-	"plainNotFound": {func() oauth2client.TokenStore { return plainNotFound{tokenstore.NewMemory()} }, "NotFound"},
-	"blindCAS":      {func() oauth2client.TokenStore { return blindCAS{tokenstore.NewMemory()} }, "CompareAndSwap"},
-	"sharedLock":    {func() oauth2client.TokenStore { return sharedLock{tokenstore.NewMemory()} }, "Locker"},
-	"ignoresCtx":    {func() oauth2client.TokenStore { return ignoresCtx{tokenstore.NewMemory()} }, "ContextCancelled"},
-	"staleList":     {func() oauth2client.TokenStore { return &staleList{Memory: tokenstore.NewMemory()} }, "Lister"},
-	"foldsCase":     {func() oauth2client.TokenStore { return foldsCase{tokenstore.NewMemory()} }, "OddKeys"},
-	"truncates":     {func() oauth2client.TokenStore { return truncates{tokenstore.NewMemory()} }, "LargeRecord"},
+	}, storetest.Options{}, "LoadReturnsCopy"},
+	"noVersion":     {func(*testing.T) oauth2client.TokenStore { return noVersion{tokenstore.NewMemory()} }, storetest.Options{}, "Versions"},
+	"plainNotFound": {func(*testing.T) oauth2client.TokenStore { return plainNotFound{tokenstore.NewMemory()} }, storetest.Options{}, "NotFound"},
+	"blindCAS":      {func(*testing.T) oauth2client.TokenStore { return blindCAS{tokenstore.NewMemory()} }, storetest.Options{}, "CompareAndSwap"},
+	"sharedLock":    {func(*testing.T) oauth2client.TokenStore { return sharedLock{tokenstore.NewMemory()} }, storetest.Options{}, "Locker"},
+	"ignoresCtx":    {func(*testing.T) oauth2client.TokenStore { return ignoresCtx{tokenstore.NewMemory()} }, storetest.Options{}, "ContextCancelled"},
+	"staleList":     {func(*testing.T) oauth2client.TokenStore { return &staleList{Memory: tokenstore.NewMemory()} }, storetest.Options{}, "Lister"},
+	"foldsCase":     {func(*testing.T) oauth2client.TokenStore { return foldsCase{tokenstore.NewMemory()} }, storetest.Options{}, "OddKeys"},
+	"truncates":     {func(*testing.T) oauth2client.TokenStore { return truncates{tokenstore.NewMemory()} }, storetest.Options{}, "LargeRecord"},
+	"stampsUpdated": {func(*testing.T) oauth2client.TokenStore { return stampsUpdated{tokenstore.NewMemory()} }, storetest.Options{}, "KeepsUpdated"},
+	"perAccountVersions": {func(*testing.T) oauth2client.TokenStore {
+		return &perAccountVersions{recs: map[string]*oauth2client.Record{}}
+	}, storetest.Options{}, "VersionsAfterDelete"},
+	"extendsAnyway": {func(*testing.T) oauth2client.TokenStore { return extendsAnyway{tokenstore.NewMemory()} }, storetest.Options{}, "Lease"},
+	"readsBeforeDelete": {func(t *testing.T) oauth2client.TokenStore { return readsBeforeDelete{openFile(t)} },
+		storetest.Options{Corrupt: corruptFile}, "Unreadable"},
 }
 
 const brokenEnv = "OAUTH2MAIL_STORETEST_BROKEN"
@@ -189,5 +328,5 @@ func TestHelperBrokenStore(t *testing.T) {
 	}
 	b, ok := brokenStores[name]
 	require.True(t, ok, "unknown broken store %q", name)
-	storetest.Run(t, func(t *testing.T) oauth2client.TokenStore { return b.new() })
+	storetest.RunWith(t, b.new, b.opts)
 }
