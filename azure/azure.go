@@ -29,7 +29,7 @@ import (
 // credential are required; every other field has a documented default.
 type Config struct {
 	// ClientID is the "Application (client) ID" on the app's Overview
-	// page.
+	// page: a GUID. Surrounding whitespace is ignored.
 	ClientID string
 	// Tenant is the "Directory (tenant) ID" on the Overview page, or a
 	// verified domain (contoso.com). For a multi-tenant app, use
@@ -48,7 +48,9 @@ type Config struct {
 	HTTPClient *http.Client
 
 	// ClientSecret is the secret's Value (Certificates & secrets > Client
-	// secrets > Value), not its Secret ID.
+	// secrets > Value), not its Secret ID. Surrounding whitespace (a
+	// trailing newline or space from a copy-paste or a secret file) is
+	// trimmed: secret Values never contain whitespace.
 	ClientSecret oauth2client.Secret
 	// CertificatePEM is a certificate and its unencrypted RSA private key
 	// in PEM, the certificate uploaded under Certificates & secrets >
@@ -134,6 +136,7 @@ var (
 	_ oauth2client.Provider             = (*Provider)(nil)
 	_ oauth2client.AppOnlyProvider      = (*Provider)(nil)
 	_ oauth2client.RedirectURIValidator = (*Provider)(nil)
+	_ oauth2client.AppGrantChecker      = (*Provider)(nil)
 )
 
 // ErrConfig is wrapped by every configuration error of [New].
@@ -145,9 +148,19 @@ func configError(field, format string, args ...any) error {
 
 // New validates cfg and returns a provider. It does no network I/O.
 func New(cfg Config) (*Provider, error) {
+	cfg.ClientID = strings.TrimSpace(cfg.ClientID)
 	if cfg.ClientID == "" {
 		return nil, configError("ClientID", "empty: copy the Application (client) ID from App registrations > your app > Overview")
 	}
+	if !looksLikeGUID(cfg.ClientID) {
+		// The value is not quoted: it may be a secret pasted into the wrong field.
+		return nil, configError("ClientID", "not an Application (client) ID, which is a GUID such as 6f1c0a5e-3f4b-4d1e-9a57-2c8e1b7d9f10 (got %d characters): copy it from Entra admin center > App registrations > your app > Overview > Application (client) ID (not the app's name or a secret)", len(cfg.ClientID))
+	}
+	secret, err := trimSecret(cfg.ClientSecret)
+	if err != nil {
+		return nil, err
+	}
+	cfg.ClientSecret = secret
 	if cfg.Tenant == "" {
 		return nil, configError("Tenant", "empty: copy the Directory (tenant) ID from the app's Overview page, or use \"organizations\" for a multi-tenant app")
 	}
@@ -246,7 +259,7 @@ func (p *Provider) finish() (*Provider, error) {
 		p.scopes = []string{p.cloud.Resource + "/IMAP.AccessAsUser.All", p.cloud.Resource + "/SMTP.Send"}
 	}
 	for _, s := range p.scopes {
-		if strings.HasSuffix(s, ".AccessAsApp") || strings.HasSuffix(s, "SendAsApp") || strings.HasSuffix(s, "/.default") && !cfg.AppOnly {
+		if ls := strings.ToLower(s); strings.HasSuffix(ls, ".accessasapp") || strings.HasSuffix(ls, "sendasapp") || strings.HasSuffix(ls, "/.default") && !cfg.AppOnly {
 			return nil, configError("Scopes", "%q is an application permission; delegated access uses IMAP.AccessAsUser.All and SMTP.Send (granted by each user), while IMAP.AccessAsApp and SMTP.SendAsApp need Config.AppOnly (client credentials, granted by an administrator)", s)
 		}
 	}

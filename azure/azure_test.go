@@ -318,6 +318,10 @@ func TestTransientAndUnknownErrors(t *testing.T) {
 	assert.NotEmpty(t, pe.CorrelationID)
 }
 
+// testAppID is an Application (client) ID for tests that never reach
+// Entra.
+const testAppID = "6f1c0a5e-3f4b-4d1e-9a57-2c8e1b7d9f10"
+
 func TestConfigValidation(t *testing.T) {
 	for _, tt := range []struct {
 		name string
@@ -325,16 +329,23 @@ func TestConfigValidation(t *testing.T) {
 		want string
 	}{
 		{"no client id", azure.Config{Tenant: "contoso.example", ClientSecret: "s"}, "Application (client) ID"},
-		{"no tenant", azure.Config{ClientID: "c", ClientSecret: "s"}, "Directory (tenant) ID"},
-		{"secret id pasted", azure.Config{ClientID: "c", Tenant: "contoso.example", ClientSecret: "0f3c5a9e-1b2d-4c3e-8f7a-9b8c7d6e5f4a"}, "Value"},
-		{"no credential", azure.Config{ClientID: "c", Tenant: "contoso.example"}, "exactly one credential"},
-		{"two credentials", azure.Config{ClientID: "c", Tenant: "contoso.example", ClientSecret: "s", CertificatePEM: []byte("x")}, "exactly one credential"},
-		{"app-only at common", azure.Config{ClientID: "c", Tenant: "common", ClientSecret: "s", AppOnly: true}, "Directory (tenant) ID"},
-		{"app scope as delegated", azure.Config{ClientID: "c", Tenant: "contoso.example", ClientSecret: "s", Scopes: []string{"https://outlook.office.com/IMAP.AccessAsApp"}}, "application permission"},
-		{"http authority", azure.Config{ClientID: "c", Tenant: "contoso.example", ClientSecret: "s", AuthorityURL: "http://login.example"}, "https"},
-		{"bad certificate", azure.Config{ClientID: "c", Tenant: "contoso.example", CertificatePEM: []byte("not pem")}, "certificate"},
-		{"authority with user information", azure.Config{ClientID: "c", Tenant: "contoso.example", ClientSecret: "s", AuthorityURL: "https://login.microsoftonline.com@evil.example"}, "https"},
-		{"authority with a query", azure.Config{ClientID: "c", Tenant: "contoso.example", ClientSecret: "s", AuthorityURL: "https://login.example/?x=1"}, "https"},
+		{"no tenant", azure.Config{ClientID: testAppID, ClientSecret: "s"}, "Directory (tenant) ID"},
+		{"secret id pasted", azure.Config{ClientID: testAppID, Tenant: "contoso.example", ClientSecret: "0f3c5a9e-1b2d-4c3e-8f7a-9b8c7d6e5f4a"}, "Value"},
+		{"no credential", azure.Config{ClientID: testAppID, Tenant: "contoso.example"}, "exactly one credential"},
+		{"two credentials", azure.Config{ClientID: testAppID, Tenant: "contoso.example", ClientSecret: "s", CertificatePEM: []byte("x")}, "exactly one credential"},
+		{"app-only at common", azure.Config{ClientID: testAppID, Tenant: "common", ClientSecret: "s", AppOnly: true}, "Directory (tenant) ID"},
+		{"app scope as delegated", azure.Config{ClientID: testAppID, Tenant: "contoso.example", ClientSecret: "s", Scopes: []string{"https://outlook.office.com/IMAP.AccessAsApp"}}, "application permission"},
+		{"http authority", azure.Config{ClientID: testAppID, Tenant: "contoso.example", ClientSecret: "s", AuthorityURL: "http://login.example"}, "https"},
+		{"bad certificate", azure.Config{ClientID: testAppID, Tenant: "contoso.example", CertificatePEM: []byte("not pem")}, "certificate"},
+		{"client ID not a GUID", azure.Config{ClientID: "my-app", Tenant: "contoso.example", ClientSecret: "s"}, "Overview > Application (client) ID"},
+		{"client ID with a typo", azure.Config{ClientID: testAppID[:35] + "g", Tenant: "contoso.example", ClientSecret: "s"}, "is a GUID"},
+		{"secret ID pasted with a newline", azure.Config{ClientID: testAppID, Tenant: "contoso.example", ClientSecret: " 0f3c5a9e-1b2d-4c3e-8f7a-9b8c7d6e5f4a\n"}, "secret's ID"},
+		{"secret wrapped over lines", azure.Config{ClientID: testAppID, Tenant: "contoso.example", ClientSecret: "abc8Q~first-half\nsecond-half"}, "whitespace inside"},
+		{"secret only whitespace", azure.Config{ClientID: testAppID, Tenant: "contoso.example", ClientSecret: " \n"}, "only whitespace"},
+		{"lower-case application permission as delegated", azure.Config{ClientID: testAppID, Tenant: "contoso.example", ClientSecret: "s", Scopes: []string{"https://outlook.office.com/smtp.sendasapp"}}, "application permission"},
+		{"lower-case IMAP application permission as delegated", azure.Config{ClientID: testAppID, Tenant: "contoso.example", ClientSecret: "s", Scopes: []string{"https://outlook.office.com/imap.accessasapp"}}, "application permission"},
+		{"authority with user information", azure.Config{ClientID: testAppID, Tenant: "contoso.example", ClientSecret: "s", AuthorityURL: "https://login.microsoftonline.com@evil.example"}, "https"},
+		{"authority with a query", azure.Config{ClientID: testAppID, Tenant: "contoso.example", ClientSecret: "s", AuthorityURL: "https://login.example/?x=1"}, "https"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := azure.New(tt.cfg)
@@ -371,7 +382,7 @@ func TestHostileTenants(t *testing.T) {
 }
 
 func TestRedirectURIRules(t *testing.T) {
-	p, err := azure.New(azure.Config{ClientID: "c", Tenant: "contoso.example", ClientSecret: "s"})
+	p, err := azure.New(azure.Config{ClientID: testAppID, Tenant: "contoso.example", ClientSecret: "s"})
 	require.NoError(t, err)
 	for uri, ok := range map[string]bool{
 		"https://mail.example.com/oauth2/callback":             true,
@@ -413,7 +424,7 @@ func TestCloudsAndMail(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			cloud, ok := azure.CloudByName(tt.name)
 			require.True(t, ok)
-			p, err := azure.New(azure.Config{ClientID: "c", Tenant: "contoso.example", ClientSecret: "s", Cloud: cloud})
+			p, err := azure.New(azure.Config{ClientID: testAppID, Tenant: "contoso.example", ClientSecret: "s", Cloud: cloud})
 			require.NoError(t, err)
 			m := p.Mail()
 			assert.Equal(t, tt.authority, cloud.AuthorityHost)
@@ -451,7 +462,7 @@ func refreshTokens(t *testing.T, state []byte) []string {
 }
 
 func TestCertificateNeverPrinted(t *testing.T) {
-	cfg := azure.Config{ClientID: "app-1", CertificatePEM: []byte("-----BEGIN PRIVATE KEY-----\nkey-SECRET-1\n"),
+	cfg := azure.Config{ClientID: testAppID, CertificatePEM: []byte("-----BEGIN PRIVATE KEY-----\nkey-SECRET-1\n"),
 		CertificatePKCS12: []byte("pfx-SECRET-2"), CertificatePassword: "pw-SECRET-3"}
 	var logged bytes.Buffer
 	slog.New(slog.NewTextHandler(&logged, nil)).Info("config", "azure", cfg)
@@ -459,6 +470,6 @@ func TestCertificateNeverPrinted(t *testing.T) {
 		for _, secret := range []string{"key-SECRET-1", "pfx-SECRET-2", "pw-SECRET-3", "107 101 121"} {
 			assert.NotContains(t, out, secret)
 		}
-		assert.Contains(t, out, "app-1")
+		assert.Contains(t, out, testAppID)
 	}
 }

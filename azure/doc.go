@@ -49,7 +49,19 @@
 // <mailbox> -User <service principal> -AccessRights FullAccess.
 // App-only needs a real tenant (ID or verified domain), not
 // organizations or common. The token scope is
-// https://outlook.office365.com/.default.
+// https://outlook.office365.com/.default. A token that carries neither
+// role (admin consent missing) is refused by
+// oauth2client's Client.ConnectAppOnly through [Provider.CheckAppGrant],
+// with the consent remedy ([ConsentRemedy]) instead of being stored.
+//
+// A multi-tenant app gets admin consent in each customer tenant through
+// oauth2client's Client.StartAdminConsent ([Provider.AdminConsentAuthURL]),
+// which hands it the customer's tenant ID.
+//
+// New trims surrounding whitespace of ClientID and ClientSecret (a
+// copy-paste's trailing newline), and refuses a ClientID that is not a
+// GUID and a secret that is a GUID (the secret's ID) or has whitespace
+// inside.
 //
 // # Device login
 //

@@ -370,7 +370,7 @@ func TestAdminConsentURL(t *testing.T) {
 			"https://login.microsoftonline.us/contoso.us/v2.0/adminconsent?", "https://outlook.office365.us/.default"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			tt.cfg.ClientID, tt.cfg.ClientSecret = "cid", "s"
+			tt.cfg.ClientID, tt.cfg.ClientSecret = testAppID, "s"
 			p, err := azure.New(tt.cfg)
 			require.NoError(t, err)
 			raw := p.AdminConsentURL("https://app.example/cb")
@@ -378,7 +378,7 @@ func TestAdminConsentURL(t *testing.T) {
 			u, err := url.Parse(raw)
 			require.NoError(t, err)
 			assert.Equal(t, tt.scope, u.Query().Get("scope"))
-			assert.Equal(t, "cid", u.Query().Get("client_id"))
+			assert.Equal(t, testAppID, u.Query().Get("client_id"))
 			assert.Equal(t, "https://app.example/cb", u.Query().Get("redirect_uri"))
 		})
 	}

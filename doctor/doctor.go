@@ -28,6 +28,17 @@
 // (PowerShell single quotes, embedded quotes doubled); a mailbox that is
 // not a plain mail address is refused and never pasted.
 //
+// # Onboarding a customer tenant
+//
+// A multi-tenant Entra application (Tenant "organizations") is onboarded
+// in each customer's tenant by that tenant's administrator, through admin
+// consent: the application starts it with oauth2client's
+// Client.StartAdminConsent, the same callback handler receives the answer
+// and HandlerConfig.OnAdminConsent hands over the customer's Directory
+// (tenant) ID. Run the doctor with that tenant ID (and, for app-only
+// access, AppOnly and a mailbox of the tenant) to check the tenant end to
+// end; its permission step names the consent still missing.
+//
 // This package imports go-imap and go-smtp (for the default mail logins);
 // the core packages do not.
 package doctor
@@ -41,7 +52,6 @@ import (
 	"net"
 	"net/http"
 	"net/mail"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -49,7 +59,6 @@ import (
 
 	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/emersion/go-smtp"
-	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/oauth2mail/oauth2mail/azure"
 	"github.com/oauth2mail/oauth2mail/internal/oauthflow"
@@ -274,7 +283,8 @@ func (d *azureDoctor) credential(ctx context.Context, tenantOK bool) *oauth2clie
 	probe := d.cfg.Azure
 	probe.AppOnly, probe.Scopes = true, nil
 	if probe.Tenant == "organizations" || probe.Tenant == "common" || probe.Tenant == "consumers" {
-		d.add(StepCredential, Skip, "the credential can only be checked against a real tenant, not "+probe.Tenant, "")
+		d.add(StepCredential, Skip, "the credential can only be checked against a real tenant, not "+probe.Tenant+
+			": run the doctor again with the Directory (tenant) ID of a customer tenant once its administrator has granted admin consent (Client.StartAdminConsent returns that ID)", "")
 		return nil
 	}
 	p, err := azure.New(probe)
@@ -371,30 +381,24 @@ func (d *azureDoctor) permissions(ctx context.Context, appToken *oauth2client.Gr
 		}
 		tok = t
 	}
-	claims := jwt.MapClaims{}
-	if _, _, err := jwt.NewParser().ParseUnverified(string(tok), claims); err != nil {
+	perms, err := azure.ReadPermissions(string(tok))
+	if err != nil {
 		// Not a JWT (e.g. a personal account's token): nothing to read.
 		d.add(StepPermissions, Skip, "the access token is not a JWT; its permissions cannot be read", "")
 		return tok
 	}
-	aud, _ := claims["aud"].(string)
-	var have []string
-	var need []string
+	aud := perms.Audience
+	var have, need, missing []string
 	kind := "delegated permissions (scp)"
 	if d.cfg.Azure.AppOnly {
-		have = strings.Fields(strings.Join(toStrings(claims["roles"]), " "))
-		need = []string{"IMAP.AccessAsApp", "SMTP.SendAsApp"}
+		have = perms.Roles
+		need = []string{azure.PermIMAPAccessAsApp, azure.PermSMTPSendAsApp}
+		missing = perms.MissingRoles(need...)
 		kind = "application permissions (roles)"
 	} else {
-		s, _ := claims["scp"].(string)
-		have = strings.Fields(s)
-		need = []string{"IMAP.AccessAsUser.All", "SMTP.Send"}
-	}
-	var missing []string
-	for _, n := range need {
-		if !slices.Contains(have, n) {
-			missing = append(missing, n)
-		}
+		have = perms.Scopes
+		need = []string{azure.PermIMAPAccessAsUser, azure.PermSMTPSend}
+		missing = perms.MissingScopes(need...)
 	}
 	if !strings.Contains(aud, "outlook.office") && !strings.Contains(aud, "outlook.office365") && !strings.Contains(aud, "partner.outlook.cn") {
 		d.add(StepPermissions, Fail, fmt.Sprintf("the token is for %q, not Exchange Online", aud),
@@ -411,20 +415,11 @@ func (d *azureDoctor) permissions(ctx context.Context, appToken *oauth2client.Gr
 }
 
 func (d *azureDoctor) consentFix(missing []string) string {
-	kind := "Delegated permissions"
-	if d.cfg.Azure.AppOnly {
-		kind = "Application permissions"
-	}
-	fix := "grant admin consent: Entra admin center > App registrations > your app > API permissions > Add a permission > " +
-		"APIs my organization uses > Office 365 Exchange Online > " + kind + " > " + strings.Join(missing, ", ") +
-		", then \"Grant admin consent for <tenant>\""
+	consent := ""
 	if d.provider != nil && d.cfg.RedirectURL != "" {
-		fix += "\nor have an administrator open: " + d.provider.AdminConsentURL(d.cfg.RedirectURL)
+		consent = d.provider.AdminConsentURL(d.cfg.RedirectURL)
 	}
-	if !d.cfg.Azure.AppOnly {
-		fix += "\nthen connect the mailbox again so the new token carries them"
-	}
-	return fix
+	return azure.ConsentRemedy(d.cfg.Azure.AppOnly, missing, consent)
 }
 
 type loginFunc = func(ctx context.Context, user string, token oauth2client.Secret) error
@@ -549,17 +544,6 @@ func (d *azureDoctor) defaultSMTP(ctx context.Context, user string, tok oauth2cl
 	}
 	defer c.Close()
 	return c.Auth(mailauth.ForSMTP(xoauth2.NewClient(user, string(tok))))
-}
-
-func toStrings(v any) []string {
-	list, _ := v.([]any)
-	out := make([]string, 0, len(list))
-	for _, x := range list {
-		if s, ok := x.(string); ok {
-			out = append(out, s)
-		}
-	}
-	return out
 }
 
 func orNone(s []string) string {

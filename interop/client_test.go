@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/emersion/go-smtp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -119,6 +120,59 @@ func runClient(t *testing.T, f *apiFixture, p peer) {
 		assert.Equal(t, before+1, f.entra.TokenRequests("refresh_token"), "one retry, never a loop")
 		t.Logf("%s: %v", p.name, err)
 	})
+
+	// A rejected XOAUTH2 token: the server's error challenge is answered
+	// with the empty response. Through mailauth's dialers (IMAPConn) it
+	// is an empty line and every server ends with NO [AUTHENTICATIONFAILED];
+	// go-imap's own "=" (emersion/go-imap#760) gets BAD from Dovecot.
+	type imapDial struct {
+		name  string
+		addr  string
+		dial  func(ctx context.Context, addr string) (*imapclient.Client, error)
+		plain bool // go-imap's connection, not wrapped
+	}
+	dials := []imapDial{
+		{"mailauth.DialIMAPTLS", p.imapsAddr, func(ctx context.Context, addr string) (*imapclient.Client, error) {
+			return mailauth.DialIMAPTLS(ctx, addr, &imapclient.Options{TLSConfig: p.tls})
+		}, false},
+		{"imapclient.DialTLS", p.imapsAddr, func(_ context.Context, addr string) (*imapclient.Client, error) {
+			return imapclient.DialTLS(addr, &imapclient.Options{TLSConfig: p.tls})
+		}, true},
+	}
+	if p.imapAddr != "" {
+		dials = append(dials, imapDial{"mailauth.DialIMAPStartTLS", p.imapAddr, func(ctx context.Context, addr string) (*imapclient.Client, error) {
+			return mailauth.DialIMAPStartTLS(ctx, addr, &imapclient.Options{TLSConfig: p.tls})
+		}, false})
+	}
+	for _, d := range dials {
+		t.Run("rejected XOAUTH2 token/"+d.name, func(t *testing.T) {
+			ic, err := d.dial(ctx, d.addr)
+			require.NoError(t, err)
+			t.Cleanup(func() { ic.Close() })
+			before := f.entra.TokenRequests("refresh_token")
+			err = mailauth.IMAP(ctx, c, ic, "a", &oauth2client.SASLOptions{Username: bob, Mechanism: oauth2client.MechXOAUTH2})
+			var le *oauth2client.LoginError
+			require.ErrorAs(t, err, &le)
+			assert.False(t, le.Temporary)
+			require.NotNil(t, le.Challenge, "the server sent the XOAUTH2 error challenge")
+			assert.Equal(t, "401", le.Challenge.Status)
+			assert.Equal(t, before+1, f.entra.TokenRequests("refresh_token"), "one retry, never a loop")
+			var ie *imap.Error
+			require.ErrorAs(t, err, &ie)
+			t.Logf("%s via %s: rejected XOAUTH2 token answered %s", p.name, d.name, imapLine(ie))
+			if d.plain && p.emptyAnswerIsBAD {
+				assert.Equal(t, imap.StatusResponseTypeBad, ie.Type)
+				assert.Equal(t, "Invalid base64 data in continued response", ie.Text)
+			} else {
+				assert.Equal(t, imap.StatusResponseTypeNo, ie.Type)
+				assert.Equal(t, imap.ResponseCodeAuthenticationFailed, ie.Code)
+			}
+			// The connection is still usable: the right user logs in.
+			require.NoError(t, mailauth.IMAP(ctx, c, ic, "a", &oauth2client.SASLOptions{Mechanism: oauth2client.MechXOAUTH2}))
+			_, err = ic.Select("INBOX", nil).Wait()
+			require.NoError(t, err)
+		})
+	}
 
 	t.Run("verification down is temporary", func(t *testing.T) {
 		ic := dialIMAPS(t, p)

@@ -37,7 +37,7 @@ type peer struct {
 	received <-chan struct{}
 	// longAuthLineRefused: AUTH with a 2 KB initial response fails with
 	// 500 (line too long). emptyAnswerIsBAD: go-imap's "=" for an empty
-	// continuation answer gets BAD and a closed connection.
+	// continuation answer (without mailauth.IMAPConn) gets BAD, not NO.
 	longAuthLineRefused, emptyAnswerIsBAD bool
 	// dovecot is the instance, for the log on failure.
 	dovecot *dovecot.Server

@@ -258,11 +258,19 @@ func connectIMAP(ctx context.Context, server oauth2client.ServerAddr, o DialOpti
 		iopts = *o.IMAP
 	}
 	iopts.TLSConfig, iopts.Dialer = cfg, nil
+	// The client talks through IMAPConn, so that a rejected token's error
+	// challenge is answered with the empty line Dovecot accepts (see
+	// IMAPConn); STARTTLS is therefore done here, below the wrapper.
 	var c *imapclient.Client
 	if server.Security == oauth2client.SecuritySTARTTLS {
-		c, err = imapclient.NewStartTLS(conn, &iopts)
+		var tconn net.Conn
+		if tconn, err = startTLS(ctx, conn, cfg); err == nil {
+			c = imapclient.New(&greeted{Conn: IMAPConn(tconn), greeting: []byte("* OK TLS established\r\n")}, &iopts)
+		}
 	} else {
-		c = imapclient.New(conn, &iopts)
+		c = imapclient.New(IMAPConn(conn), &iopts)
+	}
+	if c != nil {
 		if err = c.WaitGreeting(); err != nil {
 			_ = c.Close()
 		}

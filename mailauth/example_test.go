@@ -64,8 +64,10 @@ func ExampleIMAP() {
 	}
 	defer srv.Close()
 
-	// In production: imapclient.DialTLS("outlook.office365.com:993", nil).
-	c, err := imapclient.DialTLS(srv.Addr, &imapclient.Options{TLSConfig: cert.ClientConfig()})
+	// In production: mailauth.DialIMAPTLS(ctx, "outlook.office365.com:993", nil).
+	// (imapclient.DialTLS works too, but a rejected XOAUTH2 token then
+	// gets BAD instead of NO from Dovecot: see IMAPConn.)
+	c, err := mailauth.DialIMAPTLS(ctx, srv.Addr, &imapclient.Options{TLSConfig: cert.ClientConfig()})
 	if err != nil {
 		log.Fatal(err)
 	}

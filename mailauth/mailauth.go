@@ -12,6 +12,12 @@
 // account's connection names, secured as it says, with the context
 // bounding the dial, the TLS handshake, the greeting and the login.
 //
+// Dial IMAP servers with [DialIMAPTLS] or [DialIMAPStartTLS] (or wrap
+// the connection with [IMAPConn]): they send the empty answer a rejected
+// XOAUTH2 token's error challenge needs as the empty line of RFC 9051,
+// where go-imap v2 sends "=" and Dovecot answers BAD instead of NO
+// [AUTHENTICATIONFAILED].
+//
 // This package imports go-imap and go-smtp; the core packages do not.
 // Import it only if you use those clients.
 package mailauth

@@ -51,7 +51,9 @@ type AzureOptions struct {
 	// tenant).
 	Users []AzureUser
 	// AppRoles are the application permissions granted for client
-	// credentials (default IMAP.AccessAsApp and SMTP.SendAsApp).
+	// credentials (nil: IMAP.AccessAsApp and SMTP.SendAsApp). An empty,
+	// non-nil slice grants none, as Entra does before admin consent:
+	// tokens then carry no roles claim.
 	AppRoles []string
 	// TokenLifetime is the access tokens' lifetime (default one hour;
 	// MSAL treats tokens expiring within 5 minutes as expired).
@@ -146,6 +148,15 @@ type AzureError struct {
 //     by a certificate client_assertion (PS256 or RS256, verified with
 //     AzureOptions.Certificate's public key);
 //   - POST /{tenant}/oauth2/v2.0/devicecode (see [Azure.ApproveDevice]);
+//   - GET /{tenant}/v2.0/adminconsent: an administrator grants the app's
+//     permissions for a tenant, as Entra's admin consent endpoint does:
+//     checks client_id and redirect_uri, then redirects to the redirect
+//     URI with admin_consent=True, tenant (the tenant of the URL, or for
+//     organizations and common the administrator's own: the user named
+//     by [Azure.AuthorizeAs], else the first user) and state; after
+//     [Azure.DenyNext]("access_denied") with error=access_denied,
+//     error_description AADSTS65004 and admin_consent=False instead.
+//     [Azure.ConsentedTenants] lists the tenants consented so far;
 //   - GET /common/discovery/instance, answered harmlessly.
 //
 // Token answers have Entra's shape: access_token, token_type Bearer,
@@ -197,6 +208,8 @@ type Azure struct {
 	serial     int
 	// sessionRevoked are the refresh tokens RevokeSessions revoked.
 	sessionRevoked map[*azRT]bool
+	// consented are the tenants granted admin consent, in order.
+	consented []string
 }
 
 type azDevice struct {
@@ -252,7 +265,7 @@ func NewAzure(opts AzureOptions) (*Azure, error) {
 			opts.Tenants = append(slices.Clip(opts.Tenants), opts.Users[i].Tenant)
 		}
 	}
-	if len(opts.AppRoles) == 0 {
+	if opts.AppRoles == nil {
 		opts.AppRoles = []string{"IMAP.AccessAsApp", "SMTP.SendAsApp"}
 	}
 	if opts.TokenLifetime == 0 {
@@ -356,8 +369,9 @@ func (a *Azure) FailNext(aadsts int) {
 	a.failNext = append(a.failNext, aadsts)
 }
 
-// DenyNext makes the next authorization answer with an error to the
-// redirect URI, e.g. "access_denied" (the user declined consent).
+// DenyNext makes the next authorization (or admin consent) answer with
+// an error to the redirect URI, e.g. "access_denied" (the user or
+// administrator declined consent).
 func (a *Azure) DenyNext(oauthError string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -449,6 +463,8 @@ func (a *Azure) serve(w http.ResponseWriter, r *http.Request) {
 		withEcho(w, r, a.opts.Echo, func(w http.ResponseWriter) { a.token(w, r, tenant) })
 	case rest == "oauth2/v2.0/devicecode" && r.Method == http.MethodPost:
 		a.deviceCode(w, r, tenant)
+	case rest == "v2.0/adminconsent" && r.Method == http.MethodGet:
+		a.adminConsent(w, r, tenant)
 	default:
 		http.NotFound(w, r)
 	}
@@ -806,11 +822,15 @@ func (a *Azure) clientCredentials(w http.ResponseWriter, f url.Values, tenant st
 	}
 	now := a.opts.Now()
 	exp := now.Add(a.opts.TokenLifetime)
-	at := a.signJWT(jwt.MapClaims{
+	claims := jwt.MapClaims{
 		"aud": "https://outlook.office365.com", "iss": "https://sts.windows.net/" + tenant + "/",
 		"iat": now.Unix(), "nbf": now.Unix(), "exp": exp.Unix(), "appid": a.opts.ClientID, "tid": tenant,
 		"oid": "bbbbbbbb-0000-4000-8000-000000000001", "roles": a.opts.AppRoles, "ver": "1.0", "uti": randomString(22),
-	})
+	}
+	if len(a.opts.AppRoles) == 0 {
+		delete(claims, "roles") // Entra omits the claim when nothing is granted
+	}
+	at := a.signJWT(claims)
 	a.ledger.Issue(at, TokenInfo{ClientID: a.opts.ClientID, Scopes: a.opts.AppRoles, AppOnly: true, Issued: now, Expiry: exp})
 	writeJSON(w, http.StatusOK, map[string]any{
 		"token_type": "Bearer", "expires_in": int(a.opts.TokenLifetime.Seconds()), "ext_expires_in": int(a.opts.TokenLifetime.Seconds()),
@@ -1117,4 +1137,63 @@ func uuidLike() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}
+
+// adminConsent serves GET /{tenant}/v2.0/adminconsent like Entra: the
+// administrator signs in and grants the app's permissions for the tenant.
+func (a *Azure) adminConsent(w http.ResponseWriter, r *http.Request, tenant string) {
+	q := r.URL.Query()
+	if q.Get("client_id") != a.opts.ClientID {
+		a.fail(w, http.StatusBadRequest, "unauthorized_client", 700016, fmt.Sprintf("Application with identifier '%s' was not found in the directory '%s'.", q.Get("client_id"), tenant))
+		return
+	}
+	redirect := q.Get("redirect_uri")
+	a.mu.Lock()
+	registered := slices.Contains(a.opts.RedirectURIs, redirect)
+	deny := a.denyNext
+	a.denyNext = ""
+	a.mu.Unlock()
+	if !registered {
+		a.fail(w, http.StatusBadRequest, "invalid_request", 50011, fmt.Sprintf("The redirect URI '%s' specified in the request does not match the redirect URIs configured for the application '%s'.", redirect, a.opts.ClientID))
+		return
+	}
+	if tenant == "common" || tenant == "organizations" || tenant == "consumers" {
+		users := a.Users()
+		admin := users[0]
+		if email := r.Header.Get(signInHeader); email != "" {
+			for _, u := range users {
+				if strings.EqualFold(u.Email, email) {
+					admin = u
+				}
+			}
+		}
+		tenant = admin.Tenant
+	}
+	back, _ := url.Parse(redirect)
+	bq := back.Query()
+	bq.Set("state", q.Get("state"))
+	bq.Set("tenant", tenant)
+	if deny != "" {
+		bq.Set("error", deny)
+		bq.Set("error_description", "AADSTS65004: User declined to consent to access the app.")
+		bq.Set("admin_consent", "False")
+	} else {
+		bq.Set("admin_consent", "True")
+		bq.Set("scope", q.Get("scope"))
+		a.mu.Lock()
+		if !slices.Contains(a.consented, tenant) {
+			a.consented = append(a.consented, tenant)
+		}
+		a.mu.Unlock()
+	}
+	back.RawQuery = bq.Encode()
+	http.Redirect(w, r, back.String(), http.StatusFound) // #nosec G710 -- a fake provider: the redirect URI was checked against the registered ones
+}
+
+// ConsentedTenants returns the tenants whose administrators granted admin
+// consent at GET /{tenant}/v2.0/adminconsent, in order.
+func (a *Azure) ConsentedTenants() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return slices.Clone(a.consented)
 }

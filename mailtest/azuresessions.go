@@ -28,4 +28,3 @@ func (a *Azure) RevokeSessions(email string) int {
 	}
 	return n
 }
-

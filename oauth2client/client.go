@@ -575,7 +575,9 @@ func (e *ReauthError) Is(target error) bool { return target == ErrReauthRequired
 // ConnectAppOnly connects account to mailbox through connection's
 // app-only access (Entra client credentials, a Google service account):
 // no user is involved. It fetches a first token to prove the access works
-// and stores it; later tokens are obtained the same way.
+// and stores it; later tokens are obtained the same way. A provider that
+// implements [AppGrantChecker] may refuse the first token (Entra: no
+// application permission granted), and then nothing is stored.
 func (c *Client) ConnectAppOnly(ctx context.Context, connection, account, mailbox string) (*Token, error) {
 	if account == "" || mailbox == "" {
 		return nil, errors.New("oauth2client: ConnectAppOnly needs an account and a mailbox address")
@@ -595,6 +597,11 @@ func (c *Client) ConnectAppOnly(ctx context.Context, connection, account, mailbo
 	g.AppOnly = true
 	if g.Identity.Username == "" {
 		g.Identity.Username = mailbox
+	}
+	if chk, ok := p.(AppGrantChecker); ok {
+		if err := chk.CheckAppGrant(g); err != nil {
+			return nil, fmt.Errorf("oauth2client: app-only token for %q: %w", mailbox, err)
+		}
 	}
 	_, tok, err := c.storeGrant(ctx, connection, account, g)
 	return tok, err

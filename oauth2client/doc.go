@@ -30,6 +30,23 @@
 // App-only access (Entra client credentials, Google service accounts) uses
 // [Client.ConnectAppOnly] instead of steps 1 and 2.
 //
+// # Onboarding an organisation
+//
+// A multi-tenant application is granted its permissions for a whole
+// customer organisation by that organisation's administrator:
+// [Client.StartAdminConsent] (for providers implementing
+// [AdminConsenter], i.e. Entra) returns the admin consent URL with a state
+// made and bound like a sign-in's, the same [Client.Handler] recognises
+// the answer, and [HandlerConfig.OnAdminConsent] receives an
+// [*AdminConsent] with the tenant, granted or refused.
+//
+// # Telling users what happened
+//
+// [UserMessage] turns any error of the package into one safe sentence by
+// who can fix it: the user reconnects (a revoked or expired grant), tries
+// again later (an outage), starts again (a cancelled sign-in) or contacts
+// the administrator (configuration, missing consent).
+//
 // # Refresh guarantees
 //
 // One refresh per account runs at a time, whatever the number of callers

@@ -224,6 +224,12 @@ type HandlerConfig struct {
 	// parameter is the callback's protection), and make the session
 	// cookie SameSite=None; Secure (see Session).
 	AllowFormPost bool
+	// OnAdminConsent receives the outcome of an admin consent flow
+	// started with [Client.StartAdminConsent], granted or refused, with
+	// the tenant: record it and render the response. If nil, the handler
+	// redirects (303) to its ReturnTo or shows a short page, and a
+	// refusal shows a page with [UserMessage].
+	OnAdminConsent func(w http.ResponseWriter, r *http.Request, res *AdminConsent)
 }
 
 // Handler returns the one callback handler for all connections: mount it
@@ -269,6 +275,10 @@ func (h *callbackHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr.Set("Referrer-Policy", "no-referrer")
 	hdr.Set("X-Content-Type-Options", "nosniff")
 	a, err := h.complete(r)
+	if ac := (*adminConsentReturn)(nil); errors.As(err, &ac) {
+		h.serveAdminConsent(w, r, ac.res)
+		return
+	}
 	if err != nil {
 		h.logFailure(r.Context(), err)
 		if h.cfg.OnError != nil {
@@ -379,6 +389,13 @@ func (h *callbackHandler) complete(r *http.Request) (*Authorization, error) {
 			return fail(http.StatusForbidden, ErrSessionMismatch)
 		}
 	}
+	if pend.AdminConsent {
+		res, err := adminConsentResult(pend, q)
+		if err != nil {
+			return nil, err
+		}
+		return nil, &adminConsentReturn{res: res}
+	}
 	p, err := c.Connection(pend.Connection)
 	if err != nil {
 		return fail(http.StatusBadRequest, err)
@@ -452,9 +469,27 @@ func clean(s string, n int) string {
 }
 
 // UserMessage returns a short explanation of err that is safe to show to
-// the end user: it never contains codes, tokens or internal details.
+// the end user: it never contains codes, tokens or internal details. It
+// sorts by who can fix the failure:
+//   - a revoked, expired or withdrawn grant ([ErrReauthRequired], a
+//     [*ProviderError] of [ClassReauth] such as invalid_grant or Entra's
+//     AADSTS50173 and AADSTS70008): the user reconnects the mailbox;
+//   - a refresh that named another identity ([ErrIdentityChanged]) or a
+//     stored record that can no longer be read ([ErrUnreadable]): the user
+//     reconnects too, which replaces the record;
+//   - a temporary failure of the provider, the mail server or the token
+//     store ([ErrTransient], [ErrStoreUnavailable], [ErrLeaseLost]), or
+//     too many sign-ins in progress ([ErrTooManyPending]): the user tries
+//     again later;
+//   - a sign-in the user cancelled or declined ([ClassUser]), or one that
+//     expired, was replayed or came back malformed: the user starts again;
+//   - the application's configuration or a missing administrator action
+//     ([ClassConfig], [ClassAdmin], an unknown connection, a server
+//     without OAuth) and anything unrecognised: the user contacts the
+//     administrator.
 func UserMessage(err error) string {
 	var ae *AuthorizationError
+	var le *LoginError
 	switch {
 	case err == nil:
 		return ""
@@ -474,12 +509,28 @@ func UserMessage(err error) string {
 		return "Your mail provider has not verified this address. Verify it with your provider, or sign in with another account."
 	case errors.Is(err, ErrInvalidIDToken):
 		return "The sign-in answer from the mail provider could not be trusted. Please contact your administrator."
-	case errors.As(err, &ae) && ae.Class() == ClassUser:
-		return "The sign-in was cancelled or access was not granted. You can start again."
+	case errors.As(err, &le) && !le.Temporary:
+		return msgLoginRefused
+	case errors.As(err, &ae) && ae.Class() == ClassUser, ClassOf(err) == ClassUser:
+		return msgCancelled
+	case errors.Is(err, ErrReauthRequired) || ClassOf(err) == ClassReauth, errors.Is(err, ErrIdentityChanged), errors.Is(err, ErrUnreadable):
+		return msgReconnect
+	case ClassOf(err) == ClassTransient || errors.Is(err, ErrTransient) || errors.Is(err, ErrConflict),
+		errors.Is(err, ErrStoreUnavailable), errors.Is(err, ErrLeaseLost), errors.Is(err, ErrTooManyPending):
+		return msgTryLater
+	case errors.Is(err, ErrNotFound):
+		return "This mailbox is not connected yet. Please connect your mailbox."
 	case errors.Is(err, ErrMethodNotAllowed), errors.Is(err, ErrRequestTooLarge), errors.Is(err, ErrMalformedRequest), errors.Is(err, ErrMissingCode):
 		return "The sign-in response was malformed. Please start again."
-	case ClassOf(err) == ClassTransient || errors.Is(err, ErrTransient):
-		return "The mail provider is temporarily unavailable. Please try again in a few minutes."
 	}
-	return "The mailbox could not be connected. Please contact your administrator."
+	return msgAdministrator
 }
+
+// The messages of [UserMessage] shared by several causes.
+const (
+	msgReconnect     = "Access to your mailbox has expired or was revoked. Please reconnect your mailbox."
+	msgTryLater      = "The mail service is temporarily unavailable. Please try again in a few minutes."
+	msgCancelled     = "The sign-in was cancelled or access was not granted. You can start again."
+	msgAdministrator = "The mailbox could not be connected. Please contact your administrator."
+	msgLoginRefused  = "The mail server refused access to your mailbox. Please reconnect your mailbox; if that does not help, contact your administrator."
+)

@@ -50,6 +50,10 @@ type Pending struct {
 	Nonce string
 	// Expires is when the pending authorization lapses.
 	Expires time.Time
+	// AdminConsent marks an admin consent flow ([Client.StartAdminConsent]):
+	// no account, no PKCE verifier; the answer carries a tenant, not a
+	// code.
+	AdminConsent bool
 }
 
 // StateStore keeps pending authorizations between the redirect to the

@@ -111,6 +111,16 @@ type Settings struct {
 	// provider's keys, even when TLS to the token endpoint stands for it
 	// (generic with an Issuer, google).
 	VerifySignature bool `json:"verify_signature,omitempty"`
+	// ClientAuthMethod is "client_secret_basic", "client_secret_post",
+	// "private_key_jwt" or "none" (generic): how the application
+	// authenticates at the token endpoint. Empty chooses from the
+	// credentials and the server's discovery document (see
+	// [GenericConfig].ClientAuth).
+	ClientAuthMethod string `json:"client_auth_method,omitempty"`
+	// ClientPrivateKey is the PEM private key of private_key_jwt
+	// (generic), with ClientKeyID its kid as registered (optional).
+	ClientPrivateKey oauth2client.Secret `json:"client_private_key,omitempty"`
+	ClientKeyID      string              `json:"client_key_id,omitempty"`
 
 	// IMAP and SMTP are the mail servers: required for generic,
 	// overrides for azure and google.
@@ -126,7 +136,7 @@ type Settings struct {
 // as [oauth2client.Redacted] whatever the handler (a JSONHandler would
 // otherwise encode them in clear, as a settings table needs).
 func (s Settings) LogValue() slog.Value {
-	for _, secret := range []*oauth2client.Secret{&s.ClientSecret, &s.ClientCertificate, &s.ServiceAccountKey} {
+	for _, secret := range []*oauth2client.Secret{&s.ClientSecret, &s.ClientCertificate, &s.ServiceAccountKey, &s.ClientPrivateKey} {
 		if *secret != "" {
 			*secret = oauth2client.Redacted
 		}
@@ -258,7 +268,17 @@ func (c Catalog) buildGeneric(ctx context.Context, s Settings) (oauth2client.Pro
 		AuthURL: s.AuthURL, TokenURL: s.TokenURL, RevokeURL: s.RevokeURL, UsernameClaim: s.UsernameClaim,
 		Mail: oauth2client.MailService{IMAP: s.IMAP, SMTP: s.SMTP, Scopes: s.Scopes, Mechanisms: s.Mechanisms,
 			ServerSavesSent: s.ServerSavesSent},
-		HTTPClient: c.httpClient(s), Now: c.Now, AllowInsecureHTTP: c.AllowInsecureHTTP, VerifySignature: s.VerifySignature}
+		HTTPClient: c.httpClient(s), Now: c.Now, AllowInsecureHTTP: c.AllowInsecureHTTP, VerifySignature: s.VerifySignature, ClientKeyID: s.ClientKeyID}
+	auth, err := ParseClientAuthMethod(s.ClientAuthMethod)
+	if err != nil {
+		return nil, err
+	}
+	cfg.ClientAuth = auth
+	if !s.ClientPrivateKey.IsZero() {
+		if cfg.ClientKey, err = ParseClientKey([]byte(s.ClientPrivateKey.Reveal())); err != nil {
+			return nil, err
+		}
+	}
 	if s.Issuer == "" {
 		if s.AuthURL == "" && s.TokenURL == "" {
 			return nil, &FieldError{Field: "Issuer", Problem: "is empty, and so are AuthURL and TokenURL: give the OpenID Connect issuer or both endpoints"}

@@ -35,6 +35,18 @@
 // Discovery §4.3), the issuer must have no query, fragment or user
 // information, and errors never quote the fetched document.
 //
+// # Client authentication
+//
+// [Generic] authenticates the application at the token and revocation
+// endpoints with client_secret_basic, client_secret_post, private_key_jwt
+// (RFC 7523, signed with a key the application supplies in
+// [GenericConfig].ClientKey) or none (a public client, PKCE alone).
+// [GenericConfig].ClientAuth (Settings.ClientAuthMethod in text form)
+// chooses; left empty, the credentials and the server's
+// token_endpoint_auth_methods_supported decide, with client_secret_basic
+// when the server does not say (RFC 8414). An invalid_client answer
+// that names the method the server wants gets a remedy naming it.
+//
 // The package keeps no global state: the catalogue is a value, and
 // nothing is registered at init.
 package provider

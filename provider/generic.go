@@ -2,9 +2,11 @@ package provider
 
 import (
 	"context"
+	"crypto"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -76,6 +78,27 @@ type GenericConfig struct {
 	// ClientSecret is the client secret; empty for public clients (PKCE
 	// alone, as Fastmail and Thunderbird's registrations work).
 	ClientSecret oauth2client.Secret
+	// ClientAuth is how the application authenticates at the token and
+	// revocation endpoints. Zero chooses: private_key_jwt with a
+	// ClientKey, none without a ClientSecret, else client_secret_basic
+	// when TokenAuthMethods lists it or is empty (RFC 8414's default),
+	// else client_secret_post.
+	ClientAuth ClientAuthMethod
+	// TokenAuthMethods are the methods the server accepts at its token
+	// endpoint (token_endpoint_auth_methods_supported); [Discover] sets
+	// it. Optional.
+	TokenAuthMethods []string
+	// ClientKey signs the client assertions of private_key_jwt (RFC
+	// 7523): an *rsa.PrivateKey (RS256), *ecdsa.PrivateKey (ES256, ES384,
+	// ES512) or ed25519.PrivateKey (EdDSA) whose public key is registered
+	// with the server. [ParseClientKey] reads one from PEM.
+	ClientKey crypto.Signer
+	// ClientKeyID is the key's kid as registered with the server;
+	// optional.
+	ClientKeyID string
+	// AssertionAudience replaces the aud of client assertions: the
+	// Issuer by default, or the token endpoint without an Issuer.
+	AssertionAudience string
 	// Scopes are requested at authorization. Zero means Mail.Scopes.
 	// "openid" is added when Issuer is set.
 	Scopes []string
@@ -102,8 +125,9 @@ type GenericConfig struct {
 }
 
 // Generic is an [oauth2client.Provider] for any OAuth 2.0 server: the
-// authorization code grant with PKCE S256 (always), client credentials in
-// the request body, refresh tokens kept or rotated as the server decides,
+// authorization code grant with PKCE S256 (always), client authentication
+// by client_secret_basic, client_secret_post, private_key_jwt or none
+// (see [GenericConfig].ClientAuth), refresh tokens kept or rotated as the server decides,
 // and RFC 7009 revocation. It implements [oauth2client.Revoker] and
 // [oauth2client.IssuerProvider]. It is safe for concurrent use.
 type Generic struct {
@@ -111,6 +135,10 @@ type Generic struct {
 	hc   *http.Client
 	mail oauth2client.MailService
 	ver  *idtoken.Verifier // nil without an Issuer
+	// auth is the client authentication method in use; tokenURL the
+	// parsed token endpoint.
+	auth     ClientAuthMethod
+	tokenURL *url.URL
 }
 
 // NewGeneric validates cfg and returns a provider. It does no network
@@ -170,6 +198,14 @@ func NewGeneric(cfg GenericConfig) (*Generic, error) {
 	}
 	if len(cfg.Scopes) == 0 {
 		p.cfg.Scopes = slices.Clone(cfg.Mail.Scopes)
+	}
+	auth, err := chooseClientAuth(&p.cfg)
+	if err != nil {
+		return nil, err
+	}
+	p.auth, p.tokenURL = auth, mustParse(cfg.TokenURL)
+	if auth == PrivateKeyJWT {
+		p.hc = p.withAssertions(p.hc)
 	}
 	if cfg.Issuer != "" && !slices.Contains(p.cfg.Scopes, "openid") {
 		p.cfg.Scopes = append(slices.Clone(p.cfg.Scopes), "openid")
@@ -238,6 +274,7 @@ type discovery struct {
 	UserinfoURL     string   `json:"userinfo_endpoint"`
 	ISSParameter    bool     `json:"authorization_response_iss_parameter_supported"`
 	ChallengeMethod []string `json:"code_challenge_methods_supported"`
+	AuthMethods     []string `json:"token_endpoint_auth_methods_supported"`
 }
 
 // Discover reads issuer's /.well-known/openid-configuration and returns a
@@ -315,6 +352,7 @@ func Discover(ctx context.Context, issuer string, cfg GenericConfig) (*Generic, 
 	}
 	cfg.Issuer, cfg.IssuerParameter = d.Issuer, d.ISSParameter
 	cfg.AuthURL, cfg.TokenURL, cfg.RevokeURL, cfg.UserinfoURL, cfg.JWKSURL = d.AuthURL, d.TokenURL, d.RevokeURL, d.UserinfoURL, d.JWKSURL
+	cfg.TokenAuthMethods = d.AuthMethods
 	cfg.HTTPClient = hc
 	return NewGeneric(cfg)
 }
@@ -338,8 +376,8 @@ func (p *Generic) Mail() oauth2client.MailService {
 
 func (p *Generic) oauth2Config(redirectURI string) *oauth2.Config {
 	return &oauth2.Config{
-		ClientID: p.cfg.ClientID, ClientSecret: p.cfg.ClientSecret.Reveal(), RedirectURL: redirectURI,
-		Endpoint: oauth2.Endpoint{AuthURL: p.cfg.AuthURL, TokenURL: p.cfg.TokenURL, AuthStyle: oauth2.AuthStyleInParams},
+		ClientID: p.cfg.ClientID, ClientSecret: p.tokenSecret(), RedirectURL: redirectURI,
+		Endpoint: oauth2.Endpoint{AuthURL: p.cfg.AuthURL, TokenURL: p.cfg.TokenURL, AuthStyle: authStyle(p.auth)},
 		Scopes:   slices.Clone(p.cfg.Scopes),
 	}
 }
@@ -388,7 +426,7 @@ func (p *Generic) Exchange(ctx context.Context, req oauth2client.ExchangeRequest
 	tok, err := p.oauth2Config(req.RedirectURI).Exchange(oauthflow.Context(ctx, call.Client), req.Code.Reveal(),
 		oauth2.VerifierOption(req.CodeVerifier.Reveal()))
 	if err != nil {
-		return nil, call.Fail(p.cfg.Name, "exchange", err, nil, p.cfg.Now())
+		return nil, p.fail(call, "exchange", err)
 	}
 	g := p.grant(tok)
 	claims, err := p.idToken(ctx, "exchange", tok, req.Nonce)
@@ -459,7 +497,7 @@ func (p *Generic) Refresh(ctx context.Context, g *oauth2client.Grant) (*oauth2cl
 	call := oauthflow.Begin(p.hc, p.cfg.ClientSecret.Reveal(), g.RefreshToken.Reveal(), g.AccessToken.Reveal())
 	tok, err := p.oauth2Config("").TokenSource(oauthflow.Context(ctx, call.Client), &oauth2.Token{RefreshToken: g.RefreshToken.Reveal()}).Token()
 	if err != nil {
-		return nil, call.Fail(p.cfg.Name, "refresh", err, nil, p.cfg.Now())
+		return nil, p.fail(call, "refresh", err)
 	}
 	ng := p.grant(tok)
 	if ng.RefreshToken.IsZero() {
@@ -491,14 +529,17 @@ func (p *Generic) Revoke(ctx context.Context, g *oauth2client.Grant) error {
 	if p.cfg.RevokeURL == "" || tok.IsZero() {
 		return nil
 	}
-	form := url.Values{"token": {tok.Reveal()}, "token_type_hint": {hint}, "client_id": {p.cfg.ClientID}}
-	if !p.cfg.ClientSecret.IsZero() {
-		form.Set("client_secret", p.cfg.ClientSecret.Reveal())
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.cfg.RevokeURL, strings.NewReader(form.Encode()))
+	form := url.Values{"token": {tok.Reveal()}, "token_type_hint": {hint}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.cfg.RevokeURL, nil)
 	if err != nil {
 		return &oauth2client.ProviderError{Provider: p.cfg.Name, Op: "revoke", Class: oauth2client.ClassConfig, Err: err}
 	}
+	if err := p.authenticate(req, form); err != nil {
+		return err
+	}
+	body := form.Encode()
+	req.Body, req.ContentLength = io.NopCloser(strings.NewReader(body)), int64(len(body))
+	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(body)), nil }
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	_, err = oauthflow.Do(p.hc, req, p.cfg.Name, "revoke", nil, p.cfg.Now(), g.RefreshToken.Reveal(), g.AccessToken.Reveal())
 	var pe *oauth2client.ProviderError
@@ -551,4 +592,16 @@ func (p *Generic) userinfo(ctx context.Context, accessToken, sub string) (oauth2
 		return oauth2client.Identity{}, err
 	}
 	return oauth2client.Identity{Username: name, Subject: got}, nil
+}
+
+// fail builds the error of a failed token request, without the request's
+// secrets, and with a remedy naming the client authentication method
+// when the server refused the one used.
+func (p *Generic) fail(call *oauthflow.Call, op string, err error) error {
+	err = call.Fail(p.cfg.Name, op, err, nil, p.cfg.Now())
+	var pe *oauth2client.ProviderError
+	if errors.As(err, &pe) {
+		p.explainClientAuth(pe)
+	}
+	return err
 }

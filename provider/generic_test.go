@@ -141,6 +141,7 @@ type tokenServer struct {
 	srv   *httptest.Server
 	mu    sync.Mutex
 	forms []url.Values
+	auths []string // the Authorization header of each request
 	reply func(w http.ResponseWriter, f url.Values)
 }
 
@@ -152,6 +153,7 @@ func newTokenServer(t *testing.T, reply func(w http.ResponseWriter, f url.Values
 		}
 		ts.mu.Lock()
 		ts.forms = append(ts.forms, r.PostForm)
+		ts.auths = append(ts.auths, r.Header.Get("Authorization"))
 		ts.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
 		ts.reply(w, r.PostForm)
@@ -164,6 +166,12 @@ func (ts *tokenServer) last() url.Values {
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
 	return ts.forms[len(ts.forms)-1]
+}
+
+func (ts *tokenServer) lastAuth() string {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	return ts.auths[len(ts.auths)-1]
 }
 
 func static(t *testing.T, ts *tokenServer, mut func(*provider.GenericConfig)) *provider.Generic {
@@ -250,7 +258,8 @@ func TestStaticErrors(t *testing.T) {
 			assert.Equal(t, tc.retry, pe.RetryAfter)
 			assert.NotContains(t, err.Error(), "rt-secret-value")
 			assert.NotContains(t, err.Error(), "client-secret-value")
-			assert.Equal(t, "client-secret-value", ts.last().Get("client_secret"), "a confidential client sends its secret in the body")
+			assert.False(t, ts.last().Has("client_secret"), "without server metadata the secret goes by client_secret_basic (RFC 8414's default), not in the body")
+			assert.Equal(t, basicAuth("public-client", "client-secret-value"), ts.lastAuth())
 		})
 	}
 	t.Run("no refresh token", func(t *testing.T) {

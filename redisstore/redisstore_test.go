@@ -191,6 +191,13 @@ func TestStateStore(t *testing.T) {
 	assert.Equal(t, p.RequireDomain, got.RequireDomain)
 	assert.Equal(t, p.Nonce, got.Nonce, "the nonce must survive the store, or the id_token's nonce goes unchecked")
 	assert.True(t, p.Expires.Equal(got.Expires))
+	assert.False(t, got.AdminConsent)
+
+	admin := &oauth2client.Pending{Connection: "m365", MAC: []byte{7}, AdminConsent: true, Expires: now.Add(10 * time.Minute)}
+	require.NoError(t, s.Put(ctx, "id-admin", admin))
+	got, err = s.Take(ctx, "id-admin")
+	require.NoError(t, err)
+	assert.True(t, got.AdminConsent, "an admin consent state stays one")
 
 	_, err = s.Take(ctx, "id-1")
 	assert.ErrorIs(t, err, oauth2client.ErrStateReplayed)

@@ -74,6 +74,7 @@ type storedPending struct {
 	RequireTenant   string              `json:"require_tenant,omitempty"`
 	RequireDomain   string              `json:"require_domain,omitempty"`
 	Nonce           string              `json:"nonce,omitempty"`
+	AdminConsent    bool                `json:"admin_consent,omitempty"`
 }
 
 // Put implements [oauth2client.StateStore].
@@ -85,7 +86,7 @@ func (s *StateStore) Put(ctx context.Context, id string, p *oauth2client.Pending
 	if life <= 0 {
 		return fmt.Errorf("redisstore: the pending authorization of account %q has already expired", p.Account)
 	}
-	b, err := json.Marshal(storedPending{p.Connection, p.Account, p.MAC, p.Verifier, p.Session, p.ReturnTo, p.RequireUsername, p.Expires.UnixNano(), p.RequireTenant, p.RequireDomain, p.Nonce}) // #nosec G117 -- the verifier must reach the store; it lives at most twice the state's lifetime
+	b, err := json.Marshal(storedPending{p.Connection, p.Account, p.MAC, p.Verifier, p.Session, p.ReturnTo, p.RequireUsername, p.Expires.UnixNano(), p.RequireTenant, p.RequireDomain, p.Nonce, p.AdminConsent}) // #nosec G117 -- the verifier must reach the store; it lives at most twice the state's lifetime
 	if err != nil {
 		return fmt.Errorf("redisstore: encoding the state of account %q: %w", p.Account, err)
 	}
@@ -186,7 +187,7 @@ func (s *StateStore) Take(ctx context.Context, id string) (*oauth2client.Pending
 	}
 	p := &oauth2client.Pending{Connection: sp.Connection, Account: sp.Account, MAC: sp.MAC, Verifier: sp.Verifier,
 		Session: sp.Session, ReturnTo: sp.ReturnTo, RequireUsername: sp.RequireUsername, Expires: unixNano(sp.Expires),
-		RequireTenant: sp.RequireTenant, RequireDomain: sp.RequireDomain, Nonce: sp.Nonce}
+		RequireTenant: sp.RequireTenant, RequireDomain: sp.RequireDomain, Nonce: sp.Nonce, AdminConsent: sp.AdminConsent}
 	if !s.cfg.Now().Before(p.Expires) {
 		return nil, oauth2client.ErrStateExpired
 	}

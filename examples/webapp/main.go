@@ -20,6 +20,10 @@
 // provider's usual answer, a redirect (response_mode=query). -samesite
 // and -response-mode change them; browser_test.go shows in Chromium which
 // combinations work: form_post needs -samesite none, which needs https.
+//
+// /tenants onboards a customer tenant of a multi-tenant app through admin
+// consent (onboard.go); in -demo mode the fake Entra ID knows a customer
+// tenant whose ID the program prints.
 package main
 
 import (
@@ -86,6 +90,9 @@ func main() {
 		}
 		defer d.Close()
 		a = d.app
+		if d.azure != nil {
+			fmt.Printf("webapp: onboard the customer tenant %s at %s/tenants\n", demoCustomerTenant, base)
+		}
 	} else {
 		if *clientID == "" {
 			log.Fatal("give -client-id (and AZURE_CLIENT_SECRET), or -demo")
@@ -102,12 +109,13 @@ func main() {
 		if err != nil {
 			log.Fatal(err)
 		}
-		p, err := azure.New(azure.Config{ClientID: *clientID, Tenant: *tenant,
-			ClientSecret: oauth2client.Secret(os.Getenv("AZURE_CLIENT_SECRET")), ResponseMode: *responseMode})
+		cfg := azure.Config{ClientID: *clientID, Tenant: *tenant,
+			ClientSecret: oauth2client.Secret(os.Getenv("AZURE_CLIENT_SECRET")), ResponseMode: *responseMode}
+		p, err := azure.New(cfg)
 		if err != nil {
 			log.Fatal(err)
 		}
-		a, err = newApp(base, store, p, appOptions{SameSite: site, FormPost: *responseMode == "form_post"})
+		a, err = newApp(base, store, p, appOptions{SameSite: site, FormPost: *responseMode == "form_post", Azure: cfg})
 		if err != nil {
 			log.Fatal(err)
 		}
@@ -194,6 +202,7 @@ func newDemo(cfg demoConfig) (_ *demo, err error) {
 		return oauth2client.ServerAddr{Host: host, Port: n, Security: oauth2client.SecuritySTARTTLS}, nil
 	}
 	var p oauth2client.Provider
+	var azureCfg azure.Config
 	switch cfg.Provider {
 	case "", "azure":
 		if d.azure, err = mailtest.NewAzure(mailtest.AzureOptions{RedirectURIs: redirect, SignInPage: true, BrowserHost: cfg.BrowserHost}); err != nil {
@@ -207,6 +216,8 @@ func newDemo(cfg demoConfig) (_ *demo, err error) {
 		if p, err = azure.New(pc); err != nil {
 			return nil, err
 		}
+		d.azure.AddTenant(demoCustomerTenant)
+		azureCfg = pc
 	case "google":
 		if cfg.ResponseMode != "" && cfg.ResponseMode != "query" {
 			return nil, fmt.Errorf("-response-mode %s: Google answers with a redirect (query) only", cfg.ResponseMode)
@@ -227,7 +238,7 @@ func newDemo(cfg demoConfig) (_ *demo, err error) {
 		return nil, fmt.Errorf("-provider %q: give azure or google", cfg.Provider)
 	}
 	d.app, err = newApp(cfg.Base, tokenstore.NewMemory(), p, appOptions{SameSite: cfg.SameSite,
-		FormPost: cfg.ResponseMode == "form_post", Clock: cfg.Clock, MailTLS: cert.ClientConfig(), Log: cfg.Log})
+		FormPost: cfg.ResponseMode == "form_post", Clock: cfg.Clock, MailTLS: cert.ClientConfig(), Log: cfg.Log, Azure: azureCfg})
 	if err != nil {
 		return nil, err
 	}
@@ -257,6 +268,10 @@ type app struct {
 	sameSite http.SameSite
 	formPost bool
 	mailTLS  *tls.Config
+	// azure is the Azure connection's configuration (zero with another
+	// provider) and tenants the onboarded customer tenants (onboard.go).
+	azure   azure.Config
+	tenants tenants
 }
 
 // appOptions configure newApp. The zero value is the recommended setup.
@@ -274,6 +289,10 @@ type appOptions struct {
 	MailTLS *tls.Config
 	// Log receives the log (default os.Stderr).
 	Log io.Writer
+	// Azure is the Azure connection's configuration, from which /tenants
+	// builds an app-only connection for each onboarded customer tenant
+	// (zero: another provider, no onboarding).
+	Azure azure.Config
 }
 
 func newApp(base string, store oauth2client.TokenStore, p oauth2client.Provider, o appOptions) (*app, error) {
@@ -298,7 +317,7 @@ func newApp(base string, store oauth2client.TokenStore, p oauth2client.Provider,
 	if err := c.SetConnection("mail", p); err != nil {
 		return nil, err
 	}
-	return &app{client: c, store: store, log: logger, secure: secure, sameSite: o.SameSite, formPost: o.FormPost, mailTLS: o.MailTLS}, nil
+	return &app{client: c, store: store, log: logger, secure: secure, sameSite: o.SameSite, formPost: o.FormPost, mailTLS: o.MailTLS, azure: o.Azure}, nil
 }
 
 // routes mounts the pages and the library's callback handler; unsafe
@@ -311,9 +330,11 @@ func (a *app) routes() http.Handler {
 	mux.HandleFunc("POST /connect", a.connect)
 	mux.HandleFunc("POST /disconnect/{mailbox}", a.disconnect)
 	mux.HandleFunc("POST /send/{mailbox}", a.send)
+	a.onboardRoutes(mux)
 	callback := a.client.Handler(oauth2client.HandlerConfig{
-		Session:       a.sessionOf,
-		AllowFormPost: a.formPost,
+		Session:        a.sessionOf,
+		AllowFormPost:  a.formPost,
+		OnAdminConsent: a.adminConsented,
 		OnError: func(w http.ResponseWriter, r *http.Request, err error) {
 			var ce *oauth2client.CallbackError
 			status := http.StatusBadRequest
