@@ -138,7 +138,7 @@ func login(ctx context.Context, oc *oauth2client.Client, account string, o oauth
 		if v == temporary || attempt > 0 {
 			return lerr
 		}
-		if _, rerr := oc.Refresh(ctx, account); rerr != nil {
+		if _, rerr := oc.RefreshIfCurrent(ctx, account, sc.Token()); rerr != nil {
 			return errors.Join(lerr, rerr)
 		}
 	}

@@ -124,3 +124,35 @@ func ExampleCheckReturnTo() {
 	// "https://evil.example/" false
 	// "/\\evil.example"      false
 }
+
+// When a mail server rejects a token, name the rejected token: however
+// many connections were rejected with it, the account is refreshed once,
+// and each gets the new token.
+func ExampleClient_RefreshIfCurrent() {
+	ctx := context.Background()
+	idp := mailtest.NewRotator(mailtest.RotatorOptions{})
+	client, err := oauth2client.New(oauth2client.Config{Store: tokenstore.NewMemory()})
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := client.SetConnection("idp", idp); err != nil {
+		log.Fatal(err)
+	}
+	rejected, err := client.ConnectGrant(ctx, "idp", "alice", idp.Grant("alice@example.net"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	for range 3 { // three connections were refused with the same token
+		tok, err := client.RefreshIfCurrent(ctx, "alice", rejected.AccessToken)
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println("new token:", tok.AccessToken != rejected.AccessToken)
+	}
+	fmt.Println("refreshes:", idp.Stats().Rotations)
+	// Output:
+	// new token: true
+	// new token: true
+	// new token: true
+	// refreshes: 1
+}

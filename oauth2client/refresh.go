@@ -377,7 +377,7 @@ func (c *Client) step(ctx context.Context, e *cacheEntry, account string, w want
 	defer e.setRefreshing(false)
 	lease, err := c.acquire(ctx, e, account)
 	if err != nil {
-		return c.fail(ctx, e, gen, rec, unsaved, w, err, ev)
+		return c.fail(ctx, e, gen, account, rec, unsaved, w, err, ev)
 	}
 	keep := false
 	defer func() { c.release(ctx, e, account, lease, keep) }()
@@ -406,7 +406,7 @@ func (c *Client) step(ctx context.Context, e *cacheEntry, account string, w want
 			if ClassOf(err) == ClassReauth {
 				return nil, c.refused(ctx, e, gen, rec, unsaved, err, ev)
 			}
-			return c.fail(ctx, e, gen, rec, unsaved, w, err, ev)
+			return c.fail(ctx, e, gen, account, rec, unsaved, w, err, ev)
 		}
 		if err := identityChanged(&rec.Identity, &g.Identity); err != nil {
 			return nil, c.refused(ctx, e, gen, rec, unsaved, err, ev)
@@ -443,7 +443,7 @@ func (c *Client) step(ctx context.Context, e *cacheEntry, account string, w want
 	// refresh) and the lease, and retry the write with backoff.
 	keep = true
 	serr := &StoreError{Op: "save", Account: account, Err: werr, Unsaved: true}
-	return c.fail(ctx, e, gen, next, true, w, serr, ev)
+	return c.fail(ctx, e, gen, account, next, true, w, serr, ev)
 }
 
 // callProvider asks rec's connection for a new grant.
@@ -645,7 +645,7 @@ func (c *Client) readFailed(ctx context.Context, e *cacheEntry, gen uint64, acco
 		e.mu.Unlock()
 		return nil, err
 	}
-	return c.fail(ctx, e, gen, nil, false, w, err, ev)
+	return c.fail(ctx, e, gen, account, nil, false, w, err, ev)
 }
 
 // forgetLocked clears the account's state after it was disconnected.
@@ -711,18 +711,9 @@ func (c *Client) refused(ctx context.Context, e *cacheEntry, gen uint64, rec *Re
 // connection): backoff, a scheduled retry, the RefreshFailed hook, and a
 // still-valid token served. rec is the record the refresh worked from, or
 // nil.
-func (c *Client) fail(ctx context.Context, e *cacheEntry, gen uint64, rec *Record, unsaved bool, w want, err error, ev *events) (*Token, error) {
-	account := ""
-	if ct := e.tok.Load(); ct != nil {
-		account = ct.Account
-	}
-	if rec != nil {
-		account = rec.Account
-	}
+func (c *Client) fail(ctx context.Context, e *cacheEntry, gen uint64, account string, rec *Record, unsaved bool, w want, err error, ev *events) (*Token, error) {
 	var serr *StoreError
-	if errors.As(err, &serr) && account == "" {
-		account = serr.Account
-	}
+	errors.As(err, &serr)
 	now := c.now()
 	e.mu.Lock()
 	if e.gen != gen {
@@ -816,9 +807,9 @@ func (c *Client) acquire(ctx context.Context, e *cacheEntry, account string) (Le
 			return kept, nil
 		}
 		if !errors.Is(err, ErrLeaseLost) {
-			// The store could not be asked: the lease may still be held
-			// in it, and only this Client can release it. Keep it for
-			// the next visit rather than leave it to lapse by itself.
+			// Still ours as far as anyone knows, but the store cannot
+			// be asked: waiting in Lock would wait for ourselves until
+			// the lease lapses. Keep it and retry with backoff.
 			e.mu.Lock()
 			if e.lease == nil {
 				e.lease = kept
@@ -826,7 +817,10 @@ func (c *Client) acquire(ctx context.Context, e *cacheEntry, account string) (Le
 			e.mu.Unlock()
 			return nil, &StoreError{Op: "lock", Account: account, Err: err}
 		}
-		_ = kept.Release(ctx) // lapsed: harmless, frees what is left in process
+		// Lapsed, perhaps taken by another instance: Lock waits for it.
+		// Releasing it is harmless and frees what the store keeps of it
+		// in this process.
+		_ = kept.Release(ctx)
 	}
 	lease, err := l.Lock(ctx, account, c.lockTTL)
 	if err != nil {

@@ -112,7 +112,7 @@ func NewSASLClient(mech, username string, token Secret, host string, port int) (
 	default:
 		return nil, fmt.Errorf("oauth2client: SASL mechanism %q is not an OAuth mechanism: use XOAUTH2 or OAUTHBEARER", mech)
 	}
-	return &SASLClient{mech: strings.ToUpper(mech), inner: inner}, nil
+	return &SASLClient{mech: strings.ToUpper(mech), inner: inner, token: token}, nil
 }
 
 // SASLClient is a [sasl.Client] for XOAUTH2 or OAUTHBEARER that answers a
@@ -126,7 +126,13 @@ type SASLClient struct {
 	inner     sasl.Client
 	rejection *xoauth2.Error
 	steps     int
+	token     Secret
 }
+
+// Token returns the access token the client presents. After the server
+// rejected it, pass it to [Client.RefreshIfCurrent], so that several
+// connections rejected with the same token cause one refresh.
+func (s *SASLClient) Token() Secret { return s.token }
 
 // Mechanism returns the SASL mechanism name.
 func (s *SASLClient) Mechanism() string { return s.mech }

@@ -185,3 +185,10 @@ func TestSecretNeverPrints(t *testing.T) {
 	assert.False(t, s.IsZero())
 	assert.True(t, oauth2client.Secret("").IsZero())
 }
+
+func TestSASLClientTokenIsThePresentedOne(t *testing.T) {
+	sc, err := oauth2client.NewSASLClient(oauth2client.MechXOAUTH2, "alice@example.com", "tok-1", "", 0)
+	require.NoError(t, err)
+	assert.Equal(t, oauth2client.Secret("tok-1"), sc.Token())
+	assert.Equal(t, oauth2client.Redacted, fmt.Sprint(sc.Token()), "it prints redacted")
+}

@@ -2,7 +2,6 @@ package oauth2client_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -17,69 +16,8 @@ import (
 	"github.com/oauth2mail/oauth2mail/mailtest"
 	"github.com/oauth2mail/oauth2mail/oauth2client"
 	"github.com/oauth2mail/oauth2mail/tokenstore"
+	"github.com/oauth2mail/oauth2mail/tokenstore/faultstore"
 )
-
-// soakStore injects store faults: every operation fails with probability
-// p while faults are on, the write that follows a refresh (a
-// compare-and-swap) with probability pWrite, and everything fails during
-// an outage.
-type soakStore struct {
-	*tokenstore.Memory
-	mu             sync.Mutex
-	rng            *rand.Rand
-	on, outage     bool
-	p, pWrite      float64
-	faults, writes int
-}
-
-var errInjected = errors.New("injected store fault (disk full / connection reset)")
-
-func (s *soakStore) fail(p float64) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !s.on {
-		return false
-	}
-	if s.outage || s.rng.Float64() < p {
-		s.faults++
-		return true
-	}
-	return false
-}
-
-func (s *soakStore) set(on, outage bool) {
-	s.mu.Lock()
-	s.on, s.outage = on, outage
-	s.mu.Unlock()
-}
-
-func (s *soakStore) Load(ctx context.Context, a string) (*oauth2client.Record, error) {
-	if s.fail(s.p) {
-		return nil, errInjected
-	}
-	return s.Memory.Load(ctx, a)
-}
-
-func (s *soakStore) Save(ctx context.Context, r *oauth2client.Record) error {
-	if s.fail(s.pWrite) {
-		return errInjected
-	}
-	return s.Memory.Save(ctx, r)
-}
-
-func (s *soakStore) CompareAndSwap(ctx context.Context, r *oauth2client.Record) error {
-	if s.fail(s.pWrite) {
-		return errInjected
-	}
-	return s.Memory.CompareAndSwap(ctx, r)
-}
-
-func (s *soakStore) Lock(ctx context.Context, a string, ttl time.Duration) (oauth2client.Lease, error) {
-	if s.fail(s.p) {
-		return nil, errInjected
-	}
-	return s.Memory.Lock(ctx, a, ttl)
-}
 
 // TestSoakStrictRotationUnderFaults is the in-process soak of issue 13:
 // 1,000 accounts on a strict-rotation provider, token lifetimes mixed
@@ -132,7 +70,7 @@ func TestSoakStrictRotationUnderFaults(t *testing.T) {
 		}
 		return nil
 	}})
-	store := &soakStore{Memory: tokenstore.NewMemory(), rng: rand.New(rand.NewPCG(seed, 0x5702e)), p: 0.02, pWrite: 0.15}
+	store := faultstore.New(tokenstore.NewMemory(), faultstore.Config{Seed: seed})
 
 	// Lifetimes from the grid, weighted like a real fleet: mostly an
 	// hour, some short ones, a few very short.
@@ -141,7 +79,7 @@ func TestSoakStrictRotationUnderFaults(t *testing.T) {
 		n    int
 	}{{time.Minute, 10}, {4 * time.Minute, 20}, {5 * time.Minute, 20}, {9 * time.Minute, 30}, {10 * time.Minute, 30},
 		{11 * time.Minute, 30}, {30 * time.Minute, 100}, {time.Hour, 600}, {24 * time.Hour, 160}}
-	c, err := oauth2client.New(oauth2client.Config{Store: store, Clock: clock, RefreshRate: 1e6, RefreshWorkers: 8})
+	c, err := oauth2client.New(oauth2client.Config{Store: store.TokenStore(), Clock: clock, RefreshRate: 1e6, RefreshWorkers: 8})
 	require.NoError(t, err)
 	require.NoError(t, c.SetConnection("idp", idp))
 	ctx := context.Background()
@@ -160,7 +98,12 @@ func TestSoakStrictRotationUnderFaults(t *testing.T) {
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error)
 	go func() { done <- c.Run(runCtx) }()
-	store.set(true, false)
+	// Store faults: 2% of every operation (leases included), 15% of the
+	// writes of a grant the provider has just rotated, 2% of those
+	// that land but lose their reply, and outages below.
+	stopRandom := store.FailAtRandom(0.02)
+	removeAfter := store.Add(faultstore.Rule{AfterRefresh: true, Rate: 0.15})
+	removeLanded := store.Add(faultstore.Rule{Ops: []faultstore.Op{faultstore.OpCompareAndSwap}, Rate: 0.02, Landed: true})
 	pfMu.Lock()
 	providerFaults = true
 	pfMu.Unlock()
@@ -172,11 +115,14 @@ func TestSoakStrictRotationUnderFaults(t *testing.T) {
 	for now := t0; now.Before(t0.Add(24 * time.Hour)); now = now.Add(step) {
 		if outage == 0 && roll() < 0.002 {
 			outage = 1 + int(roll()*8) // the store is down for up to 4 minutes
+			store.Down()
 		}
-		store.set(true, outage > 0)
 		if outage > 0 {
 			outage--
 			outageSteps++
+			if outage == 0 {
+				store.Up()
+			}
 		}
 		clock.Set(now)
 		for range 8 {
@@ -197,7 +143,10 @@ func TestSoakStrictRotationUnderFaults(t *testing.T) {
 		}
 	}
 	// Faults end; backoffs run out.
-	store.set(false, false)
+	store.Up()
+	stopRandom()
+	removeAfter()
+	removeLanded()
 	pfMu.Lock()
 	providerFaults = false
 	pfMu.Unlock()
@@ -206,7 +155,7 @@ func TestSoakStrictRotationUnderFaults(t *testing.T) {
 	require.NoError(t, <-done)
 
 	st := idp.Stats()
-	t.Logf("calls %d (errors %d), store faults %d (outage steps %d), provider %+v", calls, errorsSeen, store.faults, outageSteps, st)
+	t.Logf("calls %d (errors %d), store faults %d (outage steps %d), provider %+v", calls, errorsSeen, store.TotalInjected(), outageSteps, st)
 	assert.Empty(t, violations, "callers got errors while a valid token existed")
 	assert.Zero(t, st.RotatedOutRedemptions, "rotated-out refresh tokens redeemed")
 	assert.Zero(t, st.RevokedFamilies)
@@ -235,5 +184,5 @@ func TestSoakStrictRotationUnderFaults(t *testing.T) {
 	assert.Zero(t, idp.Stats().RotatedOutRedemptions)
 	assert.Greater(t, st.Rotations, 10000, "the day had refreshes")
 	assert.Positive(t, st.Faults)
-	assert.Positive(t, store.faults)
+	assert.Positive(t, store.Injected(faultstore.OpCompareAndSwap), "writes after refreshes failed")
 }
