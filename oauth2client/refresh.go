@@ -827,7 +827,9 @@ func (c *Client) acquire(ctx context.Context, e *cacheEntry, account string) (Le
 			return nil, &StoreError{Op: "lock", Account: account, Err: err}
 		}
 		// Lapsed, perhaps taken by another instance: Lock waits for it.
-		_ = kept.Release(ctx) // harmless; frees what is left in process
+		// Releasing it is harmless and frees what the store keeps of it
+		// in this process.
+		_ = kept.Release(ctx)
 	}
 	lease, err := l.Lock(ctx, account, c.lockTTL)
 	if err != nil {

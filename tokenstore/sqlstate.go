@@ -140,7 +140,7 @@ func (s *SQLStateStore) Put(ctx context.Context, id string, p *oauth2client.Pend
 	if _, err := s.db.ExecContext(ctx, s.q.sweep, now.UnixMilli()); err != nil {
 		return s.dbErr("deleting expired states from", err)
 	}
-	b, err := json.Marshal(storedPending{p.Connection, p.Account, p.MAC, p.Verifier, p.Session, p.ReturnTo, p.RequireUsername, p.Expires.UnixNano(), p.RequireTenant, p.RequireDomain, p.Nonce}) // #nosec G117 -- the verifier must reach the store; it lives at most twice the state's lifetime
+	b, err := json.Marshal(storedPending{p.Connection, p.Account, p.MAC, p.Verifier, p.Session, p.ReturnTo, p.RequireUsername, p.Expires.UnixNano(), p.RequireTenant, p.RequireDomain, p.Nonce, p.AdminConsent}) // #nosec G117 -- the verifier must reach the store; it lives at most twice the state's lifetime
 	if err != nil {
 		return fmt.Errorf("tokenstore: encoding the state of account %q: %w", p.Account, err)
 	}
@@ -221,7 +221,7 @@ func (s *SQLStateStore) Take(ctx context.Context, id string) (*oauth2client.Pend
 	}
 	return &oauth2client.Pending{Connection: sp.Connection, Account: sp.Account, MAC: sp.MAC, Verifier: sp.Verifier,
 		Session: sp.Session, ReturnTo: sp.ReturnTo, RequireUsername: sp.RequireUsername, Expires: time.Unix(0, sp.Expires),
-		RequireTenant: sp.RequireTenant, RequireDomain: sp.RequireDomain, Nonce: sp.Nonce}, nil
+		RequireTenant: sp.RequireTenant, RequireDomain: sp.RequireDomain, Nonce: sp.Nonce, AdminConsent: sp.AdminConsent}, nil
 }
 
 func (s *SQLStateStore) dbErr(op string, err error) error {
@@ -242,4 +242,5 @@ type storedPending struct {
 	RequireTenant   string              `json:"require_tenant,omitempty"`
 	RequireDomain   string              `json:"require_domain,omitempty"`
 	Nonce           string              `json:"nonce,omitempty"`
+	AdminConsent    bool                `json:"admin_consent,omitempty"`
 }

@@ -164,7 +164,7 @@ type rule struct {
 func New(inner oauth2client.TokenStore, cfg Config) *Store {
 	s := &Store{
 		inner:    inner,
-		rng:      rand.New(rand.NewPCG(cfg.Seed, 0x6f617574683273)),
+		rng:      rand.New(rand.NewPCG(cfg.Seed, 0x6f617574683273)), // #nosec G404 -- seeded on purpose, so that a test run can be repeated; not a secret
 		calls:    map[Op]int{},
 		injected: map[Op]int{},
 		tokens:   map[string]oauth2client.Secret{},

@@ -72,7 +72,7 @@ func RunStateStore(t *testing.T, newStore func(t *testing.T, now func() time.Tim
 			Verifier: oauth2client.Secret(fmt.Sprintf("verifier-%d-abcdefghijklmnopqrstuvwxyz0123456789", i)), Session: []byte{9, 8, 7},
 			ReturnTo: "/settings/mail?x=1", RequireUsername: "alice@example.com", Expires: clock.Now().Add(life),
 			RequireTenant: "72f988bf-86f1-41af-91ab-2d7cd011db47", RequireDomain: "example.com",
-			Nonce: fmt.Sprintf("nonce-%d-0123456789abcdef", i),
+			Nonce: fmt.Sprintf("nonce-%d-0123456789abcdef", i), AdminConsent: true,
 		}
 	}
 	id := func() string { return fmt.Sprintf("storetest-state-%d-%d", time.Now().UnixNano(), n.Add(1)) }
@@ -96,6 +96,7 @@ func RunStateStore(t *testing.T, newStore func(t *testing.T, now func() time.Tim
 		assert.Equal(t, p.RequireTenant, got.RequireTenant)
 		assert.Equal(t, p.RequireDomain, got.RequireDomain)
 		assert.Equal(t, p.Nonce, got.Nonce)
+		assert.Equal(t, p.AdminConsent, got.AdminConsent)
 		assert.True(t, p.Expires.Equal(got.Expires), "Expires: want %v, got %v", p.Expires, got.Expires)
 		// Every field must survive: a field added to Pending that a store
 		// drops would silently disable a check (a nonce, a required tenant).
