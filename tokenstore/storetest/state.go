@@ -68,7 +68,7 @@ func RunStateStore(t *testing.T, newStore func(t *testing.T, now func() time.Tim
 	pending := func(clock *stateClock, life time.Duration) *oauth2client.Pending {
 		i := n.Add(1)
 		return &oauth2client.Pending{
-			Connection: "conn", Account: fmt.Sprintf("account-%d", i), MAC: []byte{1, 2, 3, byte(i)},
+			Connection: "conn", Account: fmt.Sprintf("account-%d", i), MAC: []byte(fmt.Sprintf("mac-%d", i)),
 			Verifier: oauth2client.Secret(fmt.Sprintf("verifier-%d-abcdefghijklmnopqrstuvwxyz0123456789", i)), Session: []byte{9, 8, 7},
 			ReturnTo: "/settings/mail?x=1", RequireUsername: "alice@example.com", Expires: clock.Now().Add(life),
 			RequireTenant: "72f988bf-86f1-41af-91ab-2d7cd011db47", RequireDomain: "example.com",
