@@ -326,7 +326,7 @@ func echoGoogle(t *testing.T, echo func(*http.Request) string) {
 		"private_key": string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))})
 	require.NoError(t, err)
 	p, err := google.New(google.Config{ClientID: fake.ClientID(), ClientSecret: oauth2client.Secret(fake.ClientSecret()),
-		AuthURL: fake.AuthURL(), TokenURL: fake.TokenURL(), RevokeURL: fake.RevokeURL(), HTTPClient: fake.Client(),
+		AuthURL: fake.AuthURL(), TokenURL: fake.TokenURL(), RevokeURL: fake.RevokeURL(), Issuer: fake.Issuer(), HTTPClient: fake.Client(),
 		ServiceAccount: google.ServiceAccount{JSONKey: saJSON}})
 	require.NoError(t, err)
 	shapes := []mailtest.GoogleFailure{
@@ -369,6 +369,13 @@ func echoGeneric(t *testing.T, echo func(*http.Request) string) {
 		sh := shape
 		mu.Unlock()
 		text := echo(r)
+		if r.URL.Path == "/userinfo" {
+			// Without an Issuer the provider ignores id_tokens and asks
+			// userinfo whose mailbox the access token opens.
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, `{"sub":"s1","email":"user@generic.example","email_verified":true}`)
+			return
+		}
 		switch sh {
 		case "ok":
 			w.Header().Set("Content-Type", "application/json")
@@ -393,7 +400,7 @@ func echoGeneric(t *testing.T, echo func(*http.Request) string) {
 	}))
 	t.Cleanup(srv.Close)
 	p, err := provider.NewGeneric(provider.GenericConfig{Name: "generic", ClientID: "generic-client", ClientSecret: clientSecret,
-		AuthURL: srv.URL + "/authorize", TokenURL: srv.URL + "/token", RevokeURL: srv.URL + "/token", HTTPClient: srv.Client(),
+		AuthURL: srv.URL + "/authorize", TokenURL: srv.URL + "/token", RevokeURL: srv.URL + "/token", UserinfoURL: srv.URL + "/userinfo", HTTPClient: srv.Client(),
 		Mail: oauth2client.MailService{IMAP: oauth2client.ServerAddr{Host: "imap.example", Port: 993}, SMTP: oauth2client.ServerAddr{Host: "smtp.example", Port: 465},
 			Mechanisms: []string{"XOAUTH2"}}})
 	require.NoError(t, err)
