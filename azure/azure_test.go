@@ -360,7 +360,7 @@ func TestConfigValidation(t *testing.T) {
 func TestHostileTenants(t *testing.T) {
 	for _, tenant := range []string{"x?y", "../", "..", "a/b", "x#y", "@evil.example", "evil.example/..", "%2e%2e", "a b", "contoso.example\\evil",
 		"http://evil.example", "-contoso.example", "contoso", "évil.example"} {
-		cfg := azure.Config{ClientID: "c", Tenant: tenant, ClientSecret: "s"}
+		cfg := azure.Config{ClientID: testAppID, Tenant: tenant, ClientSecret: "s"}
 		_, err := azure.New(cfg)
 		require.ErrorIs(t, err, azure.ErrConfig, tenant)
 		assert.ErrorContains(t, err, "Tenant", tenant)

@@ -99,7 +99,7 @@ func TestAuthCodeURLResponseMode(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "form_post", u.Query().Get("response_mode"))
 
-	_, err = azure.New(azure.Config{ClientID: "c", Tenant: "organizations", ClientSecret: "s", ResponseMode: "fragment"})
+	_, err = azure.New(azure.Config{ClientID: testAppID, Tenant: "organizations", ClientSecret: "s", ResponseMode: "fragment"})
 	require.ErrorIs(t, err, azure.ErrConfig)
 	assert.ErrorContains(t, err, "ResponseMode")
 }

@@ -18,6 +18,7 @@ func (g *Google) GoogleConfig() google.Config {
 		AuthURL:      g.AuthURL(),
 		TokenURL:     g.TokenURL(),
 		RevokeURL:    g.RevokeURL(),
+		Issuer:       g.Issuer(),
 		HTTPClient:   g.Client(),
 		Now:          g.opts.Now,
 	}

@@ -33,5 +33,6 @@ func (g *Google) Settings() provider.Settings {
 		AuthURL:      g.AuthURL(),
 		TokenURL:     g.TokenURL(),
 		RevokeURL:    g.RevokeURL(),
+		Issuer:       g.Issuer(),
 	}
 }

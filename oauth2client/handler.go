@@ -520,7 +520,8 @@ func UserMessage(err error) string {
 		return msgTryLater
 	case errors.Is(err, ErrNotFound):
 		return "This mailbox is not connected yet. Please connect your mailbox."
-	case errors.Is(err, ErrMethodNotAllowed), errors.Is(err, ErrRequestTooLarge), errors.Is(err, ErrMalformedRequest), errors.Is(err, ErrMissingCode):
+	case errors.Is(err, ErrMethodNotAllowed), errors.Is(err, ErrRequestTooLarge), errors.Is(err, ErrMalformedRequest), errors.Is(err, ErrMissingCode),
+		errors.Is(err, ErrDuplicateParameter):
 		return "The sign-in response was malformed. Please start again."
 	}
 	return msgAdministrator

@@ -45,6 +45,12 @@ var sentinelMessages = map[string]struct {
 	"ErrLeaseLost":               {ErrLeaseLost, msgTryLater},
 	"ErrIdentityChanged":         {ErrIdentityChanged, msgReconnect},
 	"ErrUnreadable":              {ErrUnreadable, msgReconnect},
+	"ErrDuplicateParameter":      {ErrDuplicateParameter, "The sign-in response was malformed. Please start again."},
+	"ErrInvalidIDToken":          {ErrInvalidIDToken, "The sign-in answer from the mail provider could not be trusted. Please contact your administrator."},
+	"ErrUnverifiedIdentity":      {ErrUnverifiedIdentity, "Your mail provider has not verified this address. Verify it with your provider, or sign in with another account."},
+	"ErrSessionNotSent":          {ErrSessionNotSent, "This browser did not send its session with the sign-in response: the sign-in was started in another browser session, or the browser withheld this site's cookie. Please start again from the application."},
+	"ErrTenantRequired":          {ErrTenantRequired, msgAdministrator},
+	"ErrTooManyPending":          {ErrTooManyPending, msgTryLater},
 }
 
 // exportedSentinels lists the package's exported package-level variables

@@ -33,7 +33,7 @@ func TestCatalogPerConnectionClientsAndClock(t *testing.T) {
 	settings := map[string]provider.Settings{
 		"m365": {Kind: provider.KindAzure, ClientID: entra.ClientID(), Tenant: entra.Tenant(),
 			ClientSecret: oauth2client.Secret(entra.ClientSecret()), AuthorityURL: entra.URL()},
-		"gmail": {Kind: provider.KindGoogle, ClientID: gfake.ClientID(), ClientSecret: oauth2client.Secret(gfake.ClientSecret()),
+		"gmail": {Kind: provider.KindGoogle, ClientID: gfake.ClientID(), ClientSecret: oauth2client.Secret(gfake.ClientSecret()), Issuer: gfake.Issuer(),
 			AuthURL: gfake.AuthURL(), TokenURL: gfake.TokenURL(), RevokeURL: gfake.RevokeURL()},
 	}
 	idps := map[string]mailtest.Authorizer{"m365": entra, "gmail": gfake}

@@ -200,7 +200,7 @@ func TestClientAuthSettingsTextForm(t *testing.T) {
 	require.NoError(t, err)
 	keyPEM := string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
 	ts := newTokenServer(t, okTokens)
-	p, err := provider.Catalog{}.Build(context.Background(), provider.Settings{Kind: provider.KindGeneric, ClientID: "c",
+	p, err := provider.Catalog{HTTPClient: ts.srv.Client()}.Build(context.Background(), provider.Settings{Kind: provider.KindGeneric, ClientID: "c",
 		AuthURL: ts.srv.URL + "/authorize", TokenURL: ts.srv.URL + "/token", IMAP: testMail.IMAP, SMTP: testMail.SMTP,
 		ClientAuthMethod: "private_key_jwt", ClientPrivateKey: oauth2client.Secret(keyPEM), ClientKeyID: "k"})
 	require.NoError(t, err)

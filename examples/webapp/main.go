@@ -225,9 +225,8 @@ func newDemo(cfg demoConfig) (_ *demo, err error) {
 		if d.google, err = mailtest.NewGoogle(mailtest.GoogleOptions{RedirectURIs: redirect, SignInPage: true, BrowserHost: cfg.BrowserHost}); err != nil {
 			return nil, err
 		}
-		pc := google.Config{ClientID: d.google.ClientID(), ClientSecret: oauth2client.Secret(d.google.ClientSecret()),
-			AuthURL: d.google.AuthURL(), TokenURL: d.google.TokenURL(), RevokeURL: d.google.RevokeURL(),
-			HTTPClient: d.google.Client(), Now: now}
+		pc := d.google.GoogleConfig()
+		pc.Now = now
 		if pc.SMTP, err = startSMTP(d.google.Ledger()); err != nil {
 			return nil, err
 		}
