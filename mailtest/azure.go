@@ -681,8 +681,12 @@ func (a *Azure) token(w http.ResponseWriter, r *http.Request, tenant string) {
 		a.fail(w, status, code, aadsts, desc)
 		return
 	}
-	if f.Get("client_id") != a.opts.ClientID {
-		a.fail(w, http.StatusBadRequest, "unauthorized_client", 700016, fmt.Sprintf("Application with identifier '%s' was not found in the directory '%s'.", f.Get("client_id"), tenant))
+	clientID := f.Get("client_id")
+	if u, _, basic := basicAuth(r); basic && clientID == "" {
+		clientID = u // client_secret_basic, which Entra supports too
+	}
+	if clientID != a.opts.ClientID {
+		a.fail(w, http.StatusBadRequest, "unauthorized_client", 700016, fmt.Sprintf("Application with identifier '%s' was not found in the directory '%s'.", clientID, tenant))
 		return
 	}
 	public := a.opts.AllowPublicClientFlows && f.Get("client_secret") == "" && f.Get("client_assertion") == "" &&
@@ -720,7 +724,7 @@ func (a *Azure) checkClient(f url.Values, r *http.Request, tenant string) (ok bo
 	}
 	secret := f.Get("client_secret")
 	if secret == "" {
-		if u, p, okb := r.BasicAuth(); okb && u == a.opts.ClientID {
+		if u, p, okb := basicAuth(r); okb && u == a.opts.ClientID {
 			secret = p
 		}
 	}
@@ -1196,4 +1200,19 @@ func (a *Azure) ConsentedTenants() []string {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return slices.Clone(a.consented)
+}
+
+// basicAuth reads client_secret_basic credentials, which RFC 6749 §2.3.1
+// form-urlencodes before they are put in the Authorization header.
+func basicAuth(r *http.Request) (user, password string, ok bool) {
+	u, p, ok := r.BasicAuth()
+	if !ok {
+		return "", "", false
+	}
+	uu, err1 := url.QueryUnescape(u)
+	pp, err2 := url.QueryUnescape(p)
+	if err1 != nil || err2 != nil {
+		return u, p, true
+	}
+	return uu, pp, true
 }
