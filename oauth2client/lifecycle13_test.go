@@ -1,8 +1,8 @@
 package oauth2client_test
 
 import (
-	"os"
 	"context"
+	"os"
 	"sync/atomic"
 	"testing"
 	"time"
