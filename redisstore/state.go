@@ -3,12 +3,12 @@ package redisstore
 import (
 	"context"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/oauth2mail/oauth2mail/internal/pendingjson"
 	"github.com/oauth2mail/oauth2mail/oauth2client"
 )
 
@@ -60,23 +60,6 @@ func resolveLimits(l oauth2client.StateLimits) oauth2client.StateLimits {
 
 func (s *StateStore) key(id string) string { return s.cfg.Prefix + "state:" + id }
 
-// storedPending is a Pending as stored: explicit names, so a field
-// renamed in oauth2client cannot silently change the stored form.
-type storedPending struct {
-	Connection      string              `json:"connection"`
-	Account         string              `json:"account"`
-	MAC             []byte              `json:"mac"`
-	Verifier        oauth2client.Secret `json:"verifier"`
-	Session         []byte              `json:"session,omitempty"`
-	ReturnTo        string              `json:"return_to,omitempty"`
-	RequireUsername string              `json:"require_username,omitempty"`
-	Expires         int64               `json:"expires_unix_nano"`
-	RequireTenant   string              `json:"require_tenant,omitempty"`
-	RequireDomain   string              `json:"require_domain,omitempty"`
-	Nonce           string              `json:"nonce,omitempty"`
-	AdminConsent    bool                `json:"admin_consent,omitempty"`
-}
-
 // Put implements [oauth2client.StateStore].
 func (s *StateStore) Put(ctx context.Context, id string, p *oauth2client.Pending) error {
 	if err := ctxFirst(ctx, "storing the state of account", p.Account); err != nil {
@@ -86,7 +69,7 @@ func (s *StateStore) Put(ctx context.Context, id string, p *oauth2client.Pending
 	if life <= 0 {
 		return fmt.Errorf("redisstore: the pending authorization of account %q has already expired", p.Account)
 	}
-	b, err := json.Marshal(storedPending{p.Connection, p.Account, p.MAC, p.Verifier, p.Session, p.ReturnTo, p.RequireUsername, p.Expires.UnixNano(), p.RequireTenant, p.RequireDomain, p.Nonce, p.AdminConsent}) // #nosec G117 -- the verifier must reach the store; it lives at most twice the state's lifetime
+	b, err := pendingjson.Marshal(p)
 	if err != nil {
 		return fmt.Errorf("redisstore: encoding the state of account %q: %w", p.Account, err)
 	}
@@ -175,19 +158,16 @@ func (s *StateStore) Take(ctx context.Context, id string) (*oauth2client.Pending
 	case v == "":
 		return nil, oauth2client.ErrStateReplayed
 	}
-	var sp storedPending
-	if err := json.Unmarshal([]byte(v), &sp); err != nil {
-		return nil, fmt.Errorf("%w (the stored entry is unreadable)", oauth2client.ErrStateInvalid)
+	p, err := pendingjson.Unmarshal([]byte(v))
+	if err != nil {
+		return nil, err
 	}
 	// No longer pending: free its place in the limits. Best effort: a
 	// failure leaves it counted until its expiry.
 	_ = s.cfg.Client.ZRem(ctx, s.pendingKey(), id).Err()
-	if len(sp.Session) > 0 {
-		_ = s.cfg.Client.ZRem(ctx, s.sessionKey(sp.Session), id).Err()
+	if len(p.Session) > 0 {
+		_ = s.cfg.Client.ZRem(ctx, s.sessionKey(p.Session), id).Err()
 	}
-	p := &oauth2client.Pending{Connection: sp.Connection, Account: sp.Account, MAC: sp.MAC, Verifier: sp.Verifier,
-		Session: sp.Session, ReturnTo: sp.ReturnTo, RequireUsername: sp.RequireUsername, Expires: unixNano(sp.Expires),
-		RequireTenant: sp.RequireTenant, RequireDomain: sp.RequireDomain, Nonce: sp.Nonce, AdminConsent: sp.AdminConsent}
 	if !s.cfg.Now().Before(p.Expires) {
 		return nil, oauth2client.ErrStateExpired
 	}

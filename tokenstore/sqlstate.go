@@ -4,12 +4,12 @@ import (
 	"context"
 	"database/sql"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"time"
 
+	"github.com/oauth2mail/oauth2mail/internal/pendingjson"
 	"github.com/oauth2mail/oauth2mail/oauth2client"
 )
 
@@ -140,7 +140,7 @@ func (s *SQLStateStore) Put(ctx context.Context, id string, p *oauth2client.Pend
 	if _, err := s.db.ExecContext(ctx, s.q.sweep, now.UnixMilli()); err != nil {
 		return s.dbErr("deleting expired states from", err)
 	}
-	b, err := json.Marshal(storedPending{p.Connection, p.Account, p.MAC, p.Verifier, p.Session, p.ReturnTo, p.RequireUsername, p.Expires.UnixNano(), p.RequireTenant, p.RequireDomain, p.Nonce, p.AdminConsent}) // #nosec G117 -- the verifier must reach the store; it lives at most twice the state's lifetime
+	b, err := pendingjson.Marshal(p)
 	if err != nil {
 		return fmt.Errorf("tokenstore: encoding the state of account %q: %w", p.Account, err)
 	}
@@ -212,35 +212,16 @@ func (s *SQLStateStore) Take(ctx context.Context, id string) (*oauth2client.Pend
 	if err != nil {
 		return nil, s.dbErr("taking a state from", err)
 	}
-	var sp storedPending
-	if err := json.Unmarshal([]byte(entry), &sp); err != nil {
-		return nil, fmt.Errorf("%w (the stored entry is unreadable)", oauth2client.ErrStateInvalid)
+	p, err := pendingjson.Unmarshal([]byte(entry))
+	if err != nil {
+		return nil, err
 	}
-	if !s.now().Before(time.Unix(0, sp.Expires)) {
+	if !s.now().Before(p.Expires) {
 		return nil, oauth2client.ErrStateExpired
 	}
-	return &oauth2client.Pending{Connection: sp.Connection, Account: sp.Account, MAC: sp.MAC, Verifier: sp.Verifier,
-		Session: sp.Session, ReturnTo: sp.ReturnTo, RequireUsername: sp.RequireUsername, Expires: time.Unix(0, sp.Expires),
-		RequireTenant: sp.RequireTenant, RequireDomain: sp.RequireDomain, Nonce: sp.Nonce, AdminConsent: sp.AdminConsent}, nil
+	return p, nil
 }
 
 func (s *SQLStateStore) dbErr(op string, err error) error {
 	return fmt.Errorf("tokenstore: %s table %s: %w", op, s.table, err)
-}
-
-// storedPending is a Pending as stored: explicit names, so that a field
-// renamed in oauth2client cannot silently change the stored form.
-type storedPending struct {
-	Connection      string              `json:"connection"`
-	Account         string              `json:"account"`
-	MAC             []byte              `json:"mac"`
-	Verifier        oauth2client.Secret `json:"verifier"`
-	Session         []byte              `json:"session,omitempty"`
-	ReturnTo        string              `json:"return_to,omitempty"`
-	RequireUsername string              `json:"require_username,omitempty"`
-	Expires         int64               `json:"expires_unix_nano"`
-	RequireTenant   string              `json:"require_tenant,omitempty"`
-	RequireDomain   string              `json:"require_domain,omitempty"`
-	Nonce           string              `json:"nonce,omitempty"`
-	AdminConsent    bool                `json:"admin_consent,omitempty"`
 }
