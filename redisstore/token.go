@@ -272,5 +272,3 @@ func (l *lease) Release(ctx context.Context) error {
 	return nil
 }
 
-// unixNano is the time of n nanoseconds since the Unix epoch.
-func unixNano(n int64) time.Time { return time.Unix(0, n) }
