@@ -271,4 +271,3 @@ func (l *lease) Release(ctx context.Context) error {
 	l.released = true
 	return nil
 }
-
