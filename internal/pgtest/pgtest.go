@@ -26,13 +26,12 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
-	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // driver "pgx", to wait for the server
+	"github.com/oauth2mail/oauth2mail/internal/childproc"
 )
 
 // EnvRequire is the environment variable that, set to 1, turns missing
@@ -54,10 +53,7 @@ type Server struct {
 	dir  string // cluster directory: data/ and the socket
 	cred *syscall.Credential
 
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{} // closed when cmd has exited
-	log  *os.File
+	proc *childproc.Proc // nil until the log is created
 }
 
 // Start initialises a cluster and starts it; the cluster is stopped and
@@ -137,12 +133,12 @@ func start(bin string) (*Server, error) {
 		return s, err
 	}
 	s.DSN = fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", s.Port)
-	s.log, err = os.Create(filepath.Join(dir, "server.log")) // #nosec G304 -- test harness: a fixed name in the directory it just created
+	s.proc, err = childproc.New(dir, StartTimeout)
 	if err != nil {
 		return s, err
 	}
 	if s.cred != nil {
-		if err := s.log.Chown(int(s.cred.Uid), int(s.cred.Gid)); err != nil {
+		if err := s.proc.Log().Chown(int(s.cred.Uid), int(s.cred.Gid)); err != nil {
 			return s, err
 		}
 	}
@@ -172,97 +168,42 @@ func freePort() (int, error) {
 // Up starts the server (after [Server.Down]) and waits until it accepts
 // queries. The data survives: it is the same cluster.
 func (s *Server) Up(ctx context.Context) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cmd != nil {
-		return errors.New("pgtest: the server is already running")
-	}
 	cmd := exec.Command(filepath.Join(s.bin, "postgres"), "-D", filepath.Join(s.dir, "data"), // #nosec G204 -- test harness: a fixed binary from /usr/lib/postgresql
 		"-p", strconv.Itoa(s.Port), "-c", "unix_socket_directories=", "-c", "listen_addresses=127.0.0.1",
 		"-c", "fsync=off", "-c", "full_page_writes=off", "-c", "max_connections=200")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: s.cred, Pdeathsig: syscall.SIGQUIT}
-	cmd.Stdout, cmd.Stderr = s.log, s.log
 	cmd.Env = append(os.Environ(), "LC_ALL=C")
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("pgtest: starting postgres: %w", err)
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	s.cmd, s.done = cmd, done
-	if err := s.waitReady(ctx, done); err != nil {
-		return fmt.Errorf("pgtest: %w\n%s", err, s.logTail())
+	if err := s.proc.Start(ctx, cmd, s.ping); err != nil {
+		return fmt.Errorf("pgtest: %w", err)
 	}
 	return nil
 }
 
-// waitReady polls until a query succeeds. PostgreSQL has no readiness
-// notification a child process can use, so polling is the only signal.
-func (s *Server) waitReady(ctx context.Context, done <-chan struct{}) error {
+// ping opens a connection: the server is up once it accepts one.
+func (s *Server) ping(ctx context.Context) error {
 	db, err := sql.Open("pgx", s.DSN)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	for {
-		pctx, cancel := context.WithTimeout(ctx, time.Second)
-		err := db.PingContext(pctx)
-		cancel()
-		if err == nil {
-			return nil
-		}
-		t := time.NewTimer(20 * time.Millisecond)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return fmt.Errorf("the server did not accept queries within the deadline: %w", err)
-		case <-done:
-			t.Stop()
-			return errors.New("postgres exited while starting")
-		case <-t.C:
-		}
-	}
+	pctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	return db.PingContext(pctx)
 }
 
 // Down stops the server with a fast shutdown (open transactions are
 // rolled back, clients are disconnected) and waits for it to exit.
-func (s *Server) Down() error { return s.stop(syscall.SIGINT) }
+func (s *Server) Down() error { return s.proc.Stop(syscall.SIGINT) }
 
 // Crash stops the server with an immediate shutdown, as a crash would
 // (the next start recovers from the write-ahead log).
-func (s *Server) Crash() error { return s.stop(syscall.SIGQUIT) }
-
-func (s *Server) stop(sig syscall.Signal) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cmd == nil {
-		return nil
-	}
-	_ = s.cmd.Process.Signal(sig)
-	t := time.NewTimer(StartTimeout)
-	defer t.Stop()
-	select {
-	case <-s.done:
-	case <-t.C:
-		_ = s.cmd.Process.Kill()
-		<-s.done
-	}
-	s.cmd, s.done = nil, nil
-	return nil
-}
-
-func (s *Server) logTail() string {
-	b, _ := os.ReadFile(filepath.Join(s.dir, "server.log"))
-	if len(b) > 4096 {
-		b = b[len(b)-4096:]
-	}
-	return strings.TrimSpace(string(b))
-}
+func (s *Server) Crash() error { return s.proc.Stop(syscall.SIGQUIT) }
 
 // remove stops the server and deletes the cluster.
 func (s *Server) remove() {
-	_ = s.Down()
-	if s.log != nil {
-		_ = s.log.Close()
+	if s.proc == nil {
+		_ = os.RemoveAll(s.dir)
+		return
 	}
-	_ = os.RemoveAll(s.dir)
+	s.proc.Remove(syscall.SIGINT)
 }

@@ -13,19 +13,17 @@ package redistest
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/oauth2mail/oauth2mail/internal/childproc"
 )
 
 // EnvRequire is the environment variable that, set to 1, turns a missing
@@ -43,10 +41,7 @@ type Server struct {
 	bin string
 	dir string
 
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{}
-	log  *os.File
+	proc *childproc.Proc // nil until the log is created
 }
 
 // Start starts a redis-server; it is stopped and its data removed when t
@@ -82,7 +77,7 @@ func start(bin string) (*Server, error) {
 	}
 	s.Addr = l.Addr().String()
 	_ = l.Close()
-	s.log, err = os.Create(filepath.Join(dir, "server.log")) // #nosec G304 -- test harness: a fixed name in the directory it just created
+	s.proc, err = childproc.New(dir, StartTimeout)
 	if err != nil {
 		return s, err
 	}
@@ -94,90 +89,31 @@ func start(bin string) (*Server, error) {
 // Up starts the server (after [Server.Down]) and waits until it answers
 // PING. It loads the data the append-only file kept.
 func (s *Server) Up(ctx context.Context) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cmd != nil {
-		return errors.New("redistest: the server is already running")
-	}
 	_, port, _ := net.SplitHostPort(s.Addr)
 	cmd := exec.Command(s.bin, "--port", port, "--bind", "127.0.0.1", "--dir", s.dir, // #nosec G204 -- test harness: redis-server from PATH with fixed arguments
 		"--appendonly", "yes", "--appendfsync", "always", "--save", "", "--daemonize", "no", "--protected-mode", "yes")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	cmd.Stdout, cmd.Stderr = s.log, s.log
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("redistest: starting redis-server: %w", err)
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	s.cmd, s.done = cmd, done
-	if err := s.waitReady(ctx, done); err != nil {
-		return fmt.Errorf("redistest: %w\n%s", err, s.logTail())
-	}
-	return nil
-}
-
-// waitReady polls PING: redis-server has no readiness notification a
-// child process can use without systemd.
-func (s *Server) waitReady(ctx context.Context, done <-chan struct{}) error {
 	c := redis.NewClient(&redis.Options{Addr: s.Addr, MaxRetries: -1, DialTimeout: time.Second})
 	defer c.Close()
-	for {
-		err := c.Ping(ctx).Err()
-		if err == nil {
-			return nil
-		}
-		t := time.NewTimer(20 * time.Millisecond)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return fmt.Errorf("redis-server did not answer within the deadline: %w", err)
-		case <-done:
-			t.Stop()
-			return errors.New("redis-server exited while starting")
-		case <-t.C:
-		}
+	if err := s.proc.Start(ctx, cmd, func(ctx context.Context) error { return c.Ping(ctx).Err() }); err != nil {
+		return fmt.Errorf("redistest: %w", err)
 	}
+	return nil
 }
 
 // Down stops the server with SIGTERM (Redis finishes the append-only
 // file and exits) and waits for it to exit.
-func (s *Server) Down() error { return s.stop(syscall.SIGTERM) }
+func (s *Server) Down() error { return s.proc.Stop(syscall.SIGTERM) }
 
 // Crash kills the server with SIGKILL; every acknowledged write is in
 // the append-only file (fsynced on every write).
-func (s *Server) Crash() error { return s.stop(syscall.SIGKILL) }
+func (s *Server) Crash() error { return s.proc.Stop(syscall.SIGKILL) }
 
-func (s *Server) stop(sig syscall.Signal) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cmd == nil {
-		return nil
-	}
-	_ = s.cmd.Process.Signal(sig)
-	t := time.NewTimer(StartTimeout)
-	defer t.Stop()
-	select {
-	case <-s.done:
-	case <-t.C:
-		_ = s.cmd.Process.Kill()
-		<-s.done
-	}
-	s.cmd, s.done = nil, nil
-	return nil
-}
-
-func (s *Server) logTail() string {
-	b, _ := os.ReadFile(filepath.Join(s.dir, "server.log"))
-	if len(b) > 4096 {
-		b = b[len(b)-4096:]
-	}
-	return strings.TrimSpace(string(b))
-}
-
+// remove stops the server and deletes its directory.
 func (s *Server) remove() {
-	_ = s.Down()
-	if s.log != nil {
-		_ = s.log.Close()
+	if s.proc == nil {
+		_ = os.RemoveAll(s.dir)
+		return
 	}
-	_ = os.RemoveAll(s.dir)
+	s.proc.Remove(syscall.SIGTERM)
 }
